@@ -1,0 +1,199 @@
+"""Still images in bulk: expand inputs, plan output names, process, summarise."""
+
+from __future__ import annotations
+
+import glob
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from app.core.compose import Background, BackgroundRenderer, alpha_to_u8
+from app.core.errors import LiveMatteError, UnreadableImageError
+from app.core.image_io import InputLimits, is_image_path, load_image
+from app.core.still import StillPipeline
+from app.core.timing import StageTimer
+from app.core.writers import encode_png, write_json, atomic_write_bytes
+
+OUTPUT_KINDS = ("alpha", "rgba", "composite", "json")
+DEFAULT_OUTPUTS = ("alpha", "rgba", "composite", "json")
+
+
+def parse_outputs(text: str, allowed: Iterable[str] = OUTPUT_KINDS) -> tuple[str, ...]:
+    """Parses ``alpha,rgba`` into a tuple of output kinds (``all`` for every kind)."""
+    allowed = tuple(allowed)
+    if text.strip().lower() == "all":
+        return allowed
+    kinds = tuple(dict.fromkeys(k.strip().lower() for k in text.split(",") if k.strip()))
+    unknown = [k for k in kinds if k not in allowed]
+    if unknown or not kinds:
+        from app.core.errors import SettingsError
+
+        raise SettingsError(f"unknown output kind(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(allowed)}")
+    return kinds
+
+
+@dataclass(frozen=True)
+class InputItem:
+    """One thing the user named: a file to process, or an error to report for it."""
+
+    path: Path
+    error: LiveMatteError | None = None
+
+
+def expand_inputs(items: Iterable[str], recursive: bool = False) -> list[InputItem]:
+    """Files, folders (their images, sorted) and glob patterns, in order, without repeats."""
+    seen: set[Path] = set()
+    result: list[InputItem] = []
+
+    def add(path: Path, error: LiveMatteError | None = None) -> None:
+        key = path.resolve()
+        if key not in seen:
+            seen.add(key)
+            result.append(InputItem(path, error))
+
+    for item in items:
+        path = Path(item).expanduser()
+        if path.is_dir():
+            pattern = "**/*" if recursive else "*"
+            for child in sorted(path.glob(pattern)):
+                if child.is_file() and is_image_path(child):
+                    add(child)
+        elif any(ch in item for ch in "*?["):
+            matches = sorted(Path(m) for m in glob.glob(item, recursive=recursive))
+            files = [m for m in matches if m.is_file()]
+            if not files:
+                add(path, UnreadableImageError("no file matches this pattern", path=item))
+            for match in files:
+                add(match)
+        else:
+            add(path)
+    return result
+
+
+@dataclass(frozen=True)
+class StillJob:
+    input: InputItem
+    outputs: dict[str, Path]
+
+
+def plan_jobs(inputs: list[InputItem], out_dir: Path, kinds: tuple[str, ...]) -> list[StillJob]:
+    """Output names ``<stem>.<kind>.png`` (``<stem>.json``); clashing stems get their suffix added."""
+    stems = [item.path.stem for item in inputs]
+    jobs = []
+    for item in inputs:
+        stem = item.path.stem
+        if stems.count(stem) > 1:
+            stem = f"{stem}_{item.path.suffix.lstrip('.').lower()}"
+        outputs = {kind: out_dir / (f"{stem}.json" if kind == "json" else f"{stem}.{kind}.png") for kind in kinds}
+        jobs.append(StillJob(item, outputs))
+    return jobs
+
+
+@dataclass
+class FileReport:
+    input: Path
+    status: str  # "done" | "failed" | "skipped"
+    message: str = ""
+    error: LiveMatteError | None = None
+    written: list[Path] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class BatchSummary:
+    reports: list[FileReport] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def count(self, status: str) -> int:
+        return sum(r.status == status for r in self.reports)
+
+    @property
+    def first_error(self) -> LiveMatteError | None:
+        return next((r.error for r in self.reports if r.error is not None), None)
+
+    def line(self) -> str:
+        return (
+            f"done {self.count('done')}, failed {self.count('failed')}, "
+            f"skipped {self.count('skipped')} in {self.seconds:.1f} s"
+        )
+
+
+@dataclass
+class StillBatch:
+    """Everything needed to turn image files into output files."""
+
+    pipeline: StillPipeline
+    background: Background | None
+    overwrite: bool = False
+    limits: InputLimits = InputLimits()
+    describe: Callable[[], dict[str, object]] = dict  # extra fields for the JSON report
+
+    def __post_init__(self) -> None:
+        self._renderer = BackgroundRenderer(self.background, self.limits) if self.background else None
+
+    def run(self, jobs: list[StillJob]) -> Iterator[FileReport]:
+        for job in jobs:
+            yield self.process(job)
+
+    def process(self, job: StillJob) -> FileReport:
+        """One file: never raises for a bad input; the report carries the error."""
+        path = job.input.path
+        if job.input.error is not None:
+            return FileReport(path, "failed", str(job.input.error), job.input.error)
+        if not self.overwrite:
+            existing = [p for p in job.outputs.values() if p.exists()]
+            if existing:
+                return FileReport(path, "skipped", f"{existing[0]} exists (use --overwrite)")
+        try:
+            return self._process(job)
+        except LiveMatteError as exc:
+            return FileReport(path, "failed", str(exc), exc)
+
+    def _process(self, job: StillJob) -> FileReport:
+        timer = StageTimer()
+        with timer.stage("decode"):
+            frame = load_image(job.input.path, self.limits)
+        result = self.pipeline.process(frame)
+        wanted = job.outputs
+        background = self._renderer if "composite" in wanted else None
+        rendered = self.pipeline.render(frame, result, background)
+        timer.merge(result.timings)
+        images = {}
+        with timer.stage("encode"):
+            if "alpha" in wanted:
+                images["alpha"] = encode_png(alpha_to_u8(result.alpha))
+            if "rgba" in wanted:
+                images["rgba"] = encode_png(rendered.rgba)
+            if "composite" in wanted:
+                images["composite"] = encode_png(rendered.composite)
+        written = []
+        with timer.stage("write"):
+            for kind, data in images.items():
+                written.append(atomic_write_bytes(wanted[kind], data, overwrite=self.overwrite))
+        if "json" in wanted:
+            report = {
+                "input": str(job.input.path),
+                "width": frame.shape[1],
+                "height": frame.shape[0],
+                "model": result.model,
+                "provider": result.provider,
+                **result.extra,
+                **self.describe(),
+                "alpha_coverage": round(float(result.alpha.mean()), 4),
+                "outputs": {k: p.name for k, p in wanted.items() if k != "json"},
+                "timings_ms": {k: round(v, 2) for k, v in timer.ms.items()},
+            }
+            written.append(write_json(wanted["json"], report, overwrite=self.overwrite))
+        return FileReport(job.input.path, "done", written=written, timings=timer.ms)
+
+
+def run_summary(batch: StillBatch, jobs: list[StillJob], progress: Callable[[FileReport], None] | None = None) -> BatchSummary:
+    summary = BatchSummary()
+    start = time.perf_counter()
+    for report in batch.run(jobs):
+        summary.reports.append(report)
+        if progress:
+            progress(report)
+    summary.seconds = time.perf_counter() - start
+    return summary

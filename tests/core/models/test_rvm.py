@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto
+
+from app.core.errors import SettingsError
+from app.core.models import load_model
+from app.core.models.rvm import auto_downsample_ratio
+from tests.tiny_models import person_image, rvm_model
+
+
+def test_auto_ratio_matches_recommendations():
+    assert auto_downsample_ratio(1280, 720) == 0.375
+    assert auto_downsample_ratio(1920, 1080) == 0.25
+    assert auto_downsample_ratio(400, 300) == 1.0
+    assert auto_downsample_ratio(3840, 2160) == 0.125
+
+
+def test_alpha_and_foreground_shapes(tiny_models_dir, person_frame):
+    model = load_model("rvm", tiny_models_dir)
+    out = model.infer(person_frame)
+    h, w = person_frame.shape[:2]
+    assert out.alpha.shape == (h, w) and out.alpha.dtype == np.float32
+    assert 0.0 <= out.alpha.min() and out.alpha.max() <= 1.0
+    assert out.alpha[h // 2, w // 2] > 0.9 and out.alpha[2, 2] < 0.1
+    assert out.foreground.shape == (h, w, 3) and out.foreground.dtype == np.uint8
+    assert np.abs(out.foreground.astype(int) - person_frame).max() <= 1  # tiny model's fgr is the input
+
+
+def test_state_is_fed_back_and_reset(tiny_models_dir, person_frame):
+    model = load_model("rvm", tiny_models_dir)
+    for _ in range(3):
+        model.infer(person_frame)
+    # each pass adds the red channel to r1: three passes -> three times the red value
+    red = person_frame[person_frame.shape[0] // 2, person_frame.shape[1] // 2, 0] / 255
+    assert model._state[0].shape == (1, 16, 120, 160)
+    assert model._state[0].max() == pytest.approx(3 * red, rel=1e-3)
+    model.reset()
+    assert all(s.shape == (1, 1, 1, 1) and not s.any() for s in model._state)
+
+
+def test_state_resets_on_size_and_ratio_change(tiny_models_dir):
+    model = load_model("rvm", tiny_models_dir)
+    model.infer(person_image(320, 240))
+    model.infer(person_image(200, 160))  # would fail to broadcast with the old state
+    assert model._state[0].shape[2:] == (80, 100)
+    model.downsample_ratio = 0.5
+    model.infer(person_image(200, 160))
+    assert model._state[0].shape[2:] == (40, 50)
+    with pytest.raises(SettingsError):
+        model.downsample_ratio = 1.5
+
+
+def test_fp16_weights_work(tmp_path, person_frame):
+    onnx.save(rvm_model(TensorProto.FLOAT16), str(tmp_path / "rvm_mobilenetv3_fp16.onnx"))
+    model = load_model("rvm", tmp_path)
+    out = model.infer(person_frame)
+    out = model.infer(person_frame)
+    assert out.alpha.dtype == np.float32 and out.alpha[120, 160] > 0.9 and out.alpha[2, 2] < 0.1
