@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -14,6 +15,8 @@ from app.core.image_io import InputLimits, is_image_path, load_image
 from app.core.still import StillPipeline
 from app.core.timing import StageTimer
 from app.core.writers import encode_png, write_json, atomic_write_bytes
+
+_ENCODER = ThreadPoolExecutor(max_workers=3, thread_name_prefix="png-encode")
 
 OUTPUT_KINDS = ("alpha", "rgba", "composite", "json")
 DEFAULT_OUTPUTS = ("alpha", "rgba", "composite", "json")
@@ -159,14 +162,12 @@ class StillBatch:
         background = self._renderer if "composite" in wanted else None
         rendered = self.pipeline.render(frame, result, background)
         timer.merge(result.timings)
-        images = {}
+        pixels = {"alpha": lambda: alpha_to_u8(result.alpha), "rgba": lambda: rendered.rgba,
+                  "composite": lambda: rendered.composite}
         with timer.stage("encode"):
-            if "alpha" in wanted:
-                images["alpha"] = encode_png(alpha_to_u8(result.alpha))
-            if "rgba" in wanted:
-                images["rgba"] = encode_png(rendered.rgba)
-            if "composite" in wanted:
-                images["composite"] = encode_png(rendered.composite)
+            # OpenCV's PNG encoder releases the GIL: encode the outputs side by side.
+            kinds = [k for k in pixels if k in wanted]
+            images = dict(zip(kinds, _ENCODER.map(lambda k: encode_png(pixels[k]()), kinds)))
         written = []
         with timer.stage("write"):
             for kind, data in images.items():

@@ -71,13 +71,23 @@ def estimate_foreground(frame: np.ndarray, alpha: np.ndarray, radius: int = 45) 
     background; this estimates the person's colour from nearby confident
     foreground and background, so a composite does not carry the old background.
     Two iterations of the blur-fusion estimator, the second with a small radius.
+    Only the box around the person is computed: elsewhere alpha is 0 and the
+    colour does not matter.
     """
-    image = frame.astype(np.float32) / 255.0
-    a = alpha[..., None]
+    result = frame.copy()
+    ys, xs = np.nonzero(alpha > 1.0 / 255.0)
+    if ys.size == 0:
+        return result
+    height, width = alpha.shape
+    y0, y1 = max(0, ys.min() - radius), min(height, ys.max() + radius + 1)
+    x0, x1 = max(0, xs.min() - radius), min(width, xs.max() + radius + 1)
+    image = frame[y0:y1, x0:x1].astype(np.float32) / 255.0
+    a = alpha[y0:y1, x0:x1, None]
     fg, bg = image, image
     for r in (radius, 6):
         fg, bg = _blur_fusion_step(image, fg, bg, a, r)
-    return np.clip(fg * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    result[y0:y1, x0:x1] = np.clip(fg * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    return result
 
 
 def _blur_fusion_step(image, fg, bg, a, r):
