@@ -69,10 +69,95 @@ def build_parser() -> argparse.ArgumentParser:
     _add_limit_options(still)
     still.set_defaults(run=cmd_still)
 
-    models = commands.add_parser("models", help="list known models and where their weights are")
-    models.add_argument("action", nargs="?", default="list", choices=["list", "path"], help="list (default) or path")
+    parse = commands.add_parser(
+        "parse", help="face parsing: 11-class label maps, overlays, chosen parts, part boxes",
+        description="Parse faces in still images. Writes <stem>.labels.png (palette PNG: pixel = class id), "
+        "<stem>.overlay.png, <stem>.parts.png (cut-out of --parts) and <stem>.parse.json (part boxes, faces, timings).",
+    )
+    parse.add_argument("inputs", nargs="+", help="image files, folders or glob patterns")
+    parse.add_argument("-o", "--output", default="out", help="output folder (default ./out)")
+    parse.add_argument(
+        "--outputs", default="labels,overlay,parts,json",
+        help="comma list of labels, overlay, parts, json, or all (default all)",
+    )
+    parse.add_argument(
+        "--parts", default="head",
+        help="parts for the cut-out: head, face, hair, body, background or classes such as "
+        "left_eye, lips, eyes (comma list; default head). body/background also run the matting model",
+    )
+    parse.add_argument("--overlay-opacity", type=float, default=0.5, help="colour overlay opacity 0..1 (default 0.5)")
+    parse.add_argument("--no-hair", action="store_true", help="skip the hair model (faster; no hair class)")
+    parse.add_argument("--recursive", "-r", action="store_true", help="look into sub-folders too")
+    parse.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    parse.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_model_options(parse)
+    _add_limit_options(parse)
+    parse.set_defaults(run=cmd_parse)
+
+    models = commands.add_parser(
+        "models", help="list, fetch and verify model weights",
+        description="list: every known model, where its weights are and whether they verify. "
+        "fetch NAME...|all: download into the user cache (resumes partial downloads). "
+        "verify [NAME...]: check hashes and tensor contracts. path: the folders searched, in order.",
+    )
+    models.add_argument(
+        "action", nargs="?", default="list", choices=["list", "fetch", "verify", "path"],
+        help="list (default), fetch, verify or path",
+    )
+    models.add_argument("names", nargs="*", metavar="NAME", help="model names (fetch: or 'all'); default all")
     models.add_argument("--models-dir", default=None, help="folder with model weights (searched first)")
+    models.add_argument("--to", default=None, help="fetch: download into this folder (default: the user cache)")
+    models.add_argument("--url", default=None, help="fetch: download from this URL (a mirror) instead of the manifest's")
+    models.add_argument("--accept-licence", action="store_true", help="fetch: accept non-permissive licences (GPL-3.0)")
+    models.add_argument("--force", action="store_true", help="fetch: download again even if a valid file is there")
+    models.add_argument("--timeout", type=float, default=30.0, help="fetch: network timeout in seconds (default 30)")
+    models.add_argument("--no-progress", action="store_true", help="fetch: no progress bar")
     models.set_defaults(run=cmd_models)
+
+    video = commands.add_parser(
+        "video", help="matte a video clip (composite, matte, ProRes 4444, WebM alpha, PNG sequence)",
+        description=(
+            "Matte every frame of a clip, keeping its audio and exact frame timing. The format follows the "
+            "extension (.mp4 composite, .mov ProRes 4444 with alpha, .webm VP9 with alpha, no extension: "
+            "PNG folder) unless --format says otherwise. Ctrl-C stops and leaves no partial file."
+        ),
+    )
+    video.add_argument("input", help="video file")
+    video.add_argument("-o", "--output", required=True, help="output file (.mp4, .mov, .webm) or folder (PNG sequence)")
+    video.add_argument(
+        "--format", default=None, choices=["composite", "matte", "prores", "webm", "png"],
+        help="output kind (default: from the extension; matte = alpha as gray H.264)",
+    )
+    video.add_argument(
+        "--bg", default=None,
+        help="composite background: colour, image, blur:N, or a video file (looped, cover-fit); default blur:25",
+    )
+    video.add_argument("--smoothing", type=float, default=0.5, help="temporal smoothing for single-frame models, 0-0.99")
+    video.add_argument("--threshold", type=float, default=None, help="hard cut at this alpha (default: soft)")
+    video.add_argument("--feather", type=int, default=0, help="soft edge in px, outward only (default 0)")
+    video.add_argument("--expand", type=int, default=0, help="grow (>0) or shrink (<0) the matte in px")
+    video.add_argument("--min-blob", type=float, default=0.0, help="remove islands smaller than this fraction of the frame")
+    video.add_argument("--every", type=int, default=1, help="compute the mask every N frames (default 1)")
+    video.add_argument("--no-audio", action="store_true", help="drop the audio track")
+    video.add_argument("--crf", type=int, default=None, help="quality for H.264/VP9 (lower is better)")
+    video.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    video.add_argument("--no-progress", action="store_true", help="no progress bar")
+    _add_model_options(video)
+    video.set_defaults(run=cmd_video)
+
+    bench = commands.add_parser(
+        "bench", help="measure the live pipeline: per-stage ms, FPS, latency, memory",
+        description="Run the real live pipeline without a window on a generated (or given) clip.",
+    )
+    bench.add_argument("--clip", default=None, help="video file to use instead of a generated clip")
+    bench.add_argument("--image", default=None, help="photo to pan across as the generated clip")
+    bench.add_argument("--size", default="1280x720", help="frame size WxH (default 1280x720)")
+    bench.add_argument("--frames", type=int, default=60, help="frames to time (default 60)")
+    bench.add_argument("--bg", default="#00b140", help="background, as for still (default green)")
+    bench.add_argument("--baseline", action="store_true", help="also time the plain RVM loop on the same frames")
+    bench.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    _add_model_options(bench)
+    bench.set_defaults(run=cmd_bench)
     return parser
 
 
@@ -159,23 +244,320 @@ def cmd_still(args: argparse.Namespace) -> int:
     return error.exit_code if error is not None else 0
 
 
-def cmd_models(args: argparse.Namespace) -> int:
-    from app.core.models.manifest import load_manifest
-    from app.core.models.store import find_weights, missing_message, search_dirs
+def cmd_parse(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
 
-    if args.action == "path":
-        for i, folder in enumerate(search_dirs(args.models_dir), 1):
-            print(f"{i}. {folder}{'' if folder.is_dir() else '  (does not exist)'}")
-        return 0
-    missing = []
-    for name, spec in load_manifest().items():
+    from app.core.batch import expand_inputs, parse_outputs, run_summary
+    from app.core.errors import SettingsError
+    from app.core.models import SessionConfig
+    from app.core.parse_batch import PARSE_OUTPUTS, ParseBatch, plan_parse_jobs
+    from app.core.parsing import ParserSettings, load_face_parser
+    from app.core.parts import PartSelection
+    from app.core.still import StillPipeline, StillSettings
+
+    kinds = parse_outputs(args.outputs, PARSE_OUTPUTS)
+    parts = PartSelection.parse(args.parts)
+    if not 0.0 <= args.overlay_opacity <= 1.0:
+        raise SettingsError(f"--overlay-opacity must be between 0 and 1, got {args.overlay_opacity}")
+    inputs = expand_inputs(args.inputs, args.recursive)
+    if not inputs:
+        raise SettingsError("no input images found")
+    config = SessionConfig(args.provider, args.threads)
+    parser = load_face_parser(args.models_dir, config, ParserSettings(hair=not args.no_hair))
+    person_matte = None
+    if parts.needs_person:
+        pipeline = StillPipeline(_load_matting_model(args), StillSettings())
+        person_matte = lambda frame: pipeline.process(frame).alpha  # noqa: E731
+    jobs = plan_parse_jobs(inputs, Path(args.output), kinds)
+    batch = ParseBatch(parser, parts, args.overlay_opacity, args.overwrite, _limits(args), person_matte)
+    bar = tqdm(total=len(jobs), unit="img", disable=args.no_progress or len(jobs) < 2, file=sys.stderr)
+
+    def progress(report) -> None:
+        bar.update(1)
+        if report.status != "done":
+            bar.write(f"{report.status}: {report.message}", file=sys.stderr)
+
+    summary = run_summary(batch, jobs, progress)  # type: ignore[arg-type]
+    bar.close()
+    print(f"{summary.line()} -> {args.output} (face parsing, {parser.detector.provider})", file=sys.stderr)
+    error = summary.first_error
+    return error.exit_code if error is not None else 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    """``livematte models list|fetch|verify|path``."""
+    actions = {"list": _models_list, "fetch": _models_fetch, "verify": _models_verify, "path": _models_path}
+    return actions[args.action](args)
+
+
+def _model_specs(names: list[str]) -> list:
+    """The manifest entries named (all of them for none or 'all').
+
+    Raises:
+        UnknownModelError: a name not in the manifest.
+    """
+    from app.core.models import get_spec
+    from app.core.models.manifest import load_manifest
+
+    if not names or names == ["all"]:
+        return list(load_manifest().values())
+    return [get_spec(name) for name in names]
+
+
+def _megabytes(path: Path) -> str:
+    return f"{path.stat().st_size / 1e6:.1f} MB"
+
+
+def _models_path(args: argparse.Namespace) -> int:
+    from app.core.models.store import search_locations
+
+    for i, location in enumerate(search_locations(args.models_dir), 1):
+        exists = "" if location.path.is_dir() else "  (does not exist)"
+        print(f"{i}. {location.path}  [{location.origin}]{exists}")
+    return 0
+
+
+def _models_list(args: argparse.Namespace) -> int:
+    from app.core.models.fetch import verify_file
+    from app.core.models.store import find_weights, missing_message
+
+    row = "{:<13} {:<18} {:>9}  {:<11} {:<12} {}"
+    print(row.format("NAME", "TASK", "SIZE", "LICENCE", "STATUS", "WHERE"))
+    notes = []
+    for spec in _model_specs(args.names):
         found = find_weights(spec, args.models_dir)
-        where = str(found.path) if found else "MISSING"
-        print(f"{name:<10} {spec.task:<18} {spec.licence:<11} {where}")
-        if not found:
-            missing.append(spec)
-    for spec in missing:
-        print(f"\n{spec.name}: {missing_message(spec, args.models_dir)}")
+        if found is None:
+            print(row.format(spec.name, spec.task, "-", spec.licence, "MISSING", ""))
+            notes.append(f"{spec.name}: {missing_message(spec, args.models_dir)}")
+            continue
+        check = verify_file(spec, found.path, found.file)
+        where = f"{found.path} ({found.origin})"
+        print(row.format(spec.name, spec.task, _megabytes(found.path), spec.licence, check.summary, where))
+        if not check.ok:
+            notes.append(f"{spec.name}: {found.path}: {check.problem}")
+    for note in notes:
+        print(f"\n{note}")
+    return 0
+
+
+def _models_verify(args: argparse.Namespace) -> int:
+    """Checks every present file; exit code: corrupt > missing (when named) > 0."""
+    from app.core.errors import ModelCorruptError, ModelMissingError
+    from app.core.models.fetch import verify_model
+    from app.core.models.store import missing_message
+
+    named = bool(args.names) and args.names != ["all"]
+    corrupt = missing = False
+    for spec in _model_specs(args.names):
+        checks = verify_model(spec, args.models_dir)
+        if not checks:
+            print(f"{spec.name:<13} MISSING")
+            if named:  # asked about this model by name: its absence is an error
+                print(f"livematte: {missing_message(spec, args.models_dir)}", file=sys.stderr)
+                missing = True
+            continue
+        for check in checks:
+            if check.ok:
+                how = "SHA-256 matches, contract ok" if check.hash_status == "match" else "no known SHA-256, contract ok"
+            else:
+                how = check.problem
+                corrupt = True
+            print(f"{spec.name:<13} {check.summary:<12} {check.path}: {how}")
+    if corrupt:
+        return ModelCorruptError.exit_code
+    return ModelMissingError.exit_code if missing else 0
+
+
+def _models_fetch(args: argparse.Namespace) -> int:
+    """Fetches the named models (or all with a URL); with several, one failure does not stop the rest."""
+    from app.core.errors import LiveMatteError, SettingsError
+    from app.core.models.fetch import LicenceBook, downloadable_files
+
+    if not args.names:
+        raise SettingsError("name the model to fetch: `livematte models fetch NAME` (or `all`); see `livematte models`")
+    specs = _model_specs(args.names)
+    if args.names == ["all"]:
+        specs = [spec for spec in specs if downloadable_files(spec)]  # `all` = everything that can be downloaded
+    if args.url and len(specs) != 1:
+        raise SettingsError("--url needs exactly one model name")
+    book = LicenceBook()
+    if len(specs) == 1:
+        _fetch_one(specs[0], args, book)
+        return 0
+    first_error: LiveMatteError | None = None
+    for spec in specs:
+        try:
+            _fetch_one(spec, args, book)
+        except LiveMatteError as exc:
+            print(f"livematte: error [{exc.code}]: {exc}", file=sys.stderr)
+            first_error = first_error or exc
+    return first_error.exit_code if first_error else 0
+
+
+def _fetch_one(spec, args: argparse.Namespace, book) -> None:
+    """Skips a model that is already present and valid (unless --force), asks for its licence, downloads."""
+    from app.core.models.fetch import fetch_model, verify_file
+    from app.core.models.store import find_weights, search_dirs
+
+    if not args.force:
+        found = find_weights(spec, args.models_dir)
+        if found is not None and verify_file(spec, found.path, found.file).ok:
+            print(f"{spec.name}: already present at {found.path} ({found.origin}); --force downloads it again")
+            return
+    if not book.is_accepted(spec):
+        _accept_licence(spec, args, book)
+    if args.url:
+        spec = _with_url(spec, args.url)
+    dest = Path(args.to).expanduser() if args.to else None
+    bar = _DownloadBar(enabled=not args.no_progress)
+    try:
+        result = fetch_model(spec, dest_dir=dest, licences=book, progress=bar, timeout=args.timeout, force=args.force)
+    except KeyboardInterrupt:
+        bar.close()
+        print(f"\n{spec.name}: interrupted; the same command resumes the download", file=sys.stderr)
+        raise
+    finally:
+        bar.close()
+    hashed = "SHA-256 matches" if result.hash_checked else "no known SHA-256"
+    source = f"from {result.url}" if result.downloaded else "already there"
+    print(f"{spec.name}: {result.path} ({_megabytes(result.path)}, {hashed}, contract ok) {source}")
+    if result.path.parent not in search_dirs(args.models_dir):
+        print(f"note: {result.path.parent} is not searched; use --models-dir {result.path.parent}", file=sys.stderr)
+
+
+def _accept_licence(spec, args: argparse.Namespace, book) -> None:
+    """Shows a non-permissive licence and records acceptance (flag or interactive prompt).
+
+    Raises:
+        LicenceNotAcceptedError: declined, or no terminal to ask and no --accept-licence.
+    """
+    from app.core.errors import LicenceNotAcceptedError
+    from app.core.models.fetch import licence_notice
+
+    print(licence_notice(spec), file=sys.stderr)
+    if not args.accept_licence:
+        if not sys.stdin.isatty():
+            book.require(spec)  # raises, naming --accept-licence
+        answer = input(f"Accept the {spec.licence} licence and download '{spec.name}'? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            raise LicenceNotAcceptedError(f"licence {spec.licence} of '{spec.name}' not accepted; nothing was downloaded")
+    book.accept(spec)
+
+
+def _with_url(spec, url: str):
+    """``spec`` downloading from ``url``; the URL's file name picks the manifest entry (and its hash)."""
+    import dataclasses
+
+    name = url.split("?", 1)[0].rsplit("/", 1)[-1]
+    entry = next((f for f in spec.files if f.name == name), spec.files[0])
+    return dataclasses.replace(spec, files=(dataclasses.replace(entry, url=url),))
+
+
+class _DownloadBar:
+    """A tqdm bar fed by fetch progress reports; a new bar for each file tried."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._bar = None
+        self._key: tuple[str, str] | None = None
+
+    def __call__(self, report) -> None:
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+
+        if (report.file, report.url) != self._key:
+            self.close()
+            self._key = (report.file, report.url)
+            self._bar = tqdm(
+                total=report.total, initial=report.done, unit="B", unit_scale=True,  # decimal MB, as `list`
+                desc=report.file, file=sys.stderr, leave=False,
+            )
+        self._bar.n = report.done  # set, not add: a restarted download goes back to 0
+        self._bar.refresh()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+        self._bar, self._key = None, None
+
+
+def cmd_video(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from tqdm import tqdm
+
+    from app.core.errors import ExportCancelledError, SettingsError
+    from app.core.stream import StreamPipeline, StreamSettings
+    from app.core.video_export import ExportOptions, export_video, format_for
+
+    try:
+        settings = StreamSettings(
+            smoothing=args.smoothing, threshold=args.threshold, feather=args.feather, expand=args.expand,
+            min_blob=args.min_blob, every_n=args.every, estimate_foreground=args.threshold is None,
+        )
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from exc
+    fmt = format_for(args.output, args.format)
+    if args.bg and fmt.content != "composite":
+        print(f"livematte: note: --bg is not used for the {fmt.name} format", file=sys.stderr)
+    options = ExportOptions(fmt.name, args.bg, args.overwrite, not args.no_audio, args.crf)
+    model = _load_matting_model(args)
+    stop = threading.Event()
+    bar = tqdm(unit="frame", disable=args.no_progress, file=sys.stderr, dynamic_ncols=True)
+
+    def progress(update) -> None:
+        if update.total and bar.total != update.total:
+            bar.total = update.total
+        bar.update(update.frames - bar.n)  # tqdm's own rate and ETA come from these updates
+
+    def on_sigint(signum, frame) -> None:
+        stop.set()  # finish the current frame, then clean up: no partial file under the final name
+        bar.write("stopping...", file=sys.stderr)
+
+    previous = signal.signal(signal.SIGINT, on_sigint) if threading.current_thread() is threading.main_thread() else None
+    try:
+        report = export_video(args.input, args.output, StreamPipeline(model, settings), options, stop=stop, progress=progress)
+    except ExportCancelledError:
+        bar.close()
+        print("livematte: cancelled; nothing was written", file=sys.stderr)
+        return 130
+    finally:
+        bar.close()
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    print(
+        f"{report.frames} frames in {report.seconds:.1f} s ({report.fps:.1f} fps), audio {report.audio} "
+        f"-> {report.path} ({report.format}, model {model.name}, {model.provider})",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    import json
+
+    from app.core.bench import load_clip, run_baseline, run_pipeline
+    from app.core.errors import SettingsError
+    from app.core.image_io import load_image
+    from app.core.live_settings import LiveSettings
+    from app.core.models.manifest import default_model
+
+    try:
+        width, height = (int(v) for v in args.size.lower().split("x"))
+    except ValueError as exc:
+        raise SettingsError(f"--size must look like 1280x720, got {args.size!r}") from exc
+    image = load_image(args.image) if args.image else None
+    frames = load_clip(args.clip, image, width, height, args.frames)
+    settings = LiveSettings(
+        model=args.model or default_model("matting"), provider=args.provider, threads=args.threads,
+        ratio=args.ratio, background=args.bg, mirror=False,
+    )
+    report = run_pipeline(frames, settings, args.models_dir)
+    if args.baseline:
+        report.baseline_fps = run_baseline(frames, args.models_dir, args.ratio or 0.25, args.threads)
+    print(json.dumps(report.to_dict(), indent=2) if args.json else "\n".join(report.lines()))
     return 0
 
 

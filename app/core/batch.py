@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
+import numpy as np
+
 from app.core.compose import Background, BackgroundRenderer, alpha_to_u8
 from app.core.errors import LiveMatteError, UnreadableImageError
 from app.core.image_io import InputLimits, is_image_path, load_image
@@ -157,8 +159,18 @@ class StillBatch:
         timer = StageTimer()
         with timer.stage("decode"):
             frame = load_image(job.input.path, self.limits)
+        written = self.write_frame(frame, job.outputs, str(job.input.path), timer)
+        return FileReport(job.input.path, "done", written=written, timings=timer.ms)
+
+    def write_frame(self, frame: np.ndarray, wanted: dict[str, Path], source: str, timer: StageTimer | None = None) -> list[Path]:
+        """Runs the still pipeline on ``frame`` and writes the ``wanted`` outputs (also GUI snapshots).
+
+        Raises:
+            OutputExistsError: an output exists and overwrite is off.
+            ExportError: a file cannot be written.
+        """
+        timer = timer or StageTimer()
         result = self.pipeline.process(frame)
-        wanted = job.outputs
         background = self._renderer if "composite" in wanted else None
         rendered = self.pipeline.render(frame, result, background)
         timer.merge(result.timings)
@@ -174,7 +186,7 @@ class StillBatch:
                 written.append(atomic_write_bytes(wanted[kind], data, overwrite=self.overwrite))
         if "json" in wanted:
             report = {
-                "input": str(job.input.path),
+                "input": source,
                 "width": frame.shape[1],
                 "height": frame.shape[0],
                 "model": result.model,
@@ -186,7 +198,7 @@ class StillBatch:
                 "timings_ms": {k: round(v, 2) for k, v in timer.ms.items()},
             }
             written.append(write_json(wanted["json"], report, overwrite=self.overwrite))
-        return FileReport(job.input.path, "done", written=written, timings=timer.ms)
+        return written
 
 
 def run_summary(batch: StillBatch, jobs: list[StillJob], progress: Callable[[FileReport], None] | None = None) -> BatchSummary:

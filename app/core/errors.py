@@ -98,3 +98,53 @@ class SettingsError(LiveMatteError):
 
     code = "bad_setting"
     exit_code = 2
+
+
+class UnreadableVideoError(InputError):
+    """A video file that is missing, corrupt, or has no video stream."""
+
+    code = "unreadable_video"
+    exit_code = 15
+
+
+class CameraStoppedError(DeviceError):
+    """A camera that opened but stopped delivering frames (unplugged, taken by another app)."""
+
+    code = "camera_stopped"
+    exit_code = 16
+
+
+class ExportCancelledError(ExportError):
+    """The user stopped an export; nothing was left under the final name."""
+
+    code = "cancelled"
+    exit_code = 130
+
+
+class DownloadError(ModelError):
+    """A weight download failed; the message names the model, the URL and the target path.
+
+    ``url`` is the address that failed. A partial file is kept next to the target
+    (``<name>.part``) when the failure can be resumed by running the fetch again.
+    """
+
+    code = "download_failed"
+    exit_code = 21
+
+    def __init__(self, message: str, *, path: str | None = None, url: str | None = None) -> None:
+        super().__init__(message, path=path)
+        self.url = url
+
+
+class DownloadCancelledError(DownloadError):
+    """The user stopped a download; the partial file is kept so the next fetch resumes."""
+
+    code = "download_cancelled"
+    exit_code = 130
+
+
+class LicenceNotAcceptedError(ModelError):
+    """A model whose licence is not permissive was fetched before its licence was accepted."""
+
+    code = "licence_not_accepted"
+    exit_code = 22

@@ -42,7 +42,8 @@ def test_composite_is_convex_mix_rounded(data):
 @given(arrays(np.float32, (7, 9), elements=st.floats(0, 1, width=32)))
 def test_confidence_encoding_round_trips(alpha):
     encoded = alpha_to_u8(alpha)
-    assert (encoded == np.rint(alpha.astype(np.float64) * 255)).all()
+    # V = round(alpha·255); float32 maths may land the other way on an exact .5 tie
+    assert np.abs(encoded - alpha.astype(np.float64) * 255).max() <= 0.5 + 1e-4
     assert np.abs(u8_to_alpha(encoded) - alpha).max() <= 0.5 / 255 + 1e-6
 
 

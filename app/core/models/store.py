@@ -19,34 +19,56 @@ def user_models_dir() -> Path:
     return Path(user_cache_dir("livematte", appauthor=False)) / "models"
 
 
+@dataclass(frozen=True)
+class SearchLocation:
+    """One folder of the lookup order and why it is searched (shown to users)."""
+
+    origin: str  # "--models-dir", "$LIVEMATTE_MODELS", "repo" or "user cache"
+    path: Path
+
+
+def search_locations(models_dir: str | os.PathLike[str] | None = None) -> list[SearchLocation]:
+    """The folders searched for weights with their origin, first hit wins; no duplicates."""
+    candidates: list[SearchLocation] = []
+    if models_dir:
+        candidates.append(SearchLocation("--models-dir", Path(models_dir).expanduser()))
+    if os.environ.get(ENV_VAR):
+        candidates.append(SearchLocation(f"${ENV_VAR}", Path(os.environ[ENV_VAR]).expanduser()))
+    candidates += [SearchLocation("repo", REPO_MODELS_DIR), SearchLocation("user cache", user_models_dir())]
+    unique: list[SearchLocation] = []
+    for location in candidates:
+        if all(location.path != seen.path for seen in unique):
+            unique.append(location)
+    return unique
+
+
 def search_dirs(models_dir: str | os.PathLike[str] | None = None) -> list[Path]:
     """The folders searched for weights, first hit wins."""
-    dirs: list[Path] = []
-    if models_dir:
-        dirs.append(Path(models_dir).expanduser())
-    if os.environ.get(ENV_VAR):
-        dirs.append(Path(os.environ[ENV_VAR]).expanduser())
-    dirs += [REPO_MODELS_DIR, user_models_dir()]
-    unique: list[Path] = []
-    for d in dirs:
-        if d not in unique:
-            unique.append(d)
-    return unique
+    return [location.path for location in search_locations(models_dir)]
 
 
 @dataclass(frozen=True)
 class FoundWeights:
     path: Path
     file: WeightFile
+    origin: str = ""  # the search location it was found in ("user cache", ...)
+
+
+def present_weights(spec: ModelSpec, models_dir: str | os.PathLike[str] | None = None) -> list[FoundWeights]:
+    """Every accepted file of ``spec`` on disk, in lookup order (the first is the one used)."""
+    found = []
+    for location in search_locations(models_dir):
+        for file in spec.files:
+            candidate = location.path / file.name
+            if candidate.is_file():
+                found.append(FoundWeights(candidate, file, location.origin))
+    return found
 
 
 def find_weights(spec: ModelSpec, models_dir: str | os.PathLike[str] | None = None) -> FoundWeights | None:
-    for folder in search_dirs(models_dir):
-        for file in spec.files:
-            candidate = folder / file.name
-            if candidate.is_file():
-                return FoundWeights(candidate, file)
-    return None
+    """The file that loading ``spec`` would use, or None."""
+    present = present_weights(spec, models_dir)
+    return present[0] if present else None
 
 
 def require_weights(spec: ModelSpec, models_dir: str | os.PathLike[str] | None = None) -> FoundWeights:
@@ -60,11 +82,14 @@ def require_weights(spec: ModelSpec, models_dir: str | os.PathLike[str] | None =
 
 
 def missing_message(spec: ModelSpec, models_dir: str | os.PathLike[str] | None = None) -> str:
+    """What is missing, where we looked, and the one command that fetches it."""
     where = ", ".join(str(d) for d in search_dirs(models_dir))
     names = " or ".join(f.name for f in spec.files)
-    fix = f"download {spec.download_url} into {user_models_dir()}" if spec.download_url else (
-        f"put {spec.files[0].name} into {user_models_dir()}"
-    )
+    if spec.download_url:
+        # the URL stays in the message for machines that can only download by hand
+        fix = f"run `livematte models fetch {spec.name}` (downloads {spec.download_url} into {user_models_dir()})"
+    else:
+        fix = f"no download is known; put {spec.files[0].name} into {user_models_dir()}"
     return (
         f"model '{spec.name}' not found ({names}; looked in {where}). To get it: {fix}, "
         f"or point --models-dir / ${ENV_VAR} at a folder that has it"
@@ -72,6 +97,7 @@ def missing_message(spec: ModelSpec, models_dir: str | os.PathLike[str] | None =
 
 
 def sha256_of(path: Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB blocks."""
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):

@@ -1,0 +1,142 @@
+"""The live view's engine: settings snapshot in, processed view image out.
+
+Qt-free, so the GUI's worker thread and the headless live mode drive the same
+code. Models and backgrounds are rebuilt only when the settings that define
+them change; the recurrent state resets when the source changes.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from app.core.compose import BackgroundRenderer, parse_background
+from app.core.live_settings import LiveSettings
+from app.core.models import SessionConfig, get_spec, load_model
+from app.core.results import FrameResult
+from app.core.timing import StageTimer
+from app.core.view import ViewMode, render_view
+
+
+@dataclass
+class LiveFrame:
+    """One processed frame, ready to paint."""
+
+    view: np.ndarray  # RGB or RGBA uint8
+    source: np.ndarray  # the (mirrored) input frame, for snapshots
+    result: FrameResult
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class LiveProcessor:
+    """Processes frames of one live stream with the newest settings snapshot."""
+
+    def __init__(self, models_dir: str | None = None) -> None:
+        self.models_dir = models_dir
+        self.settings: LiveSettings | None = None
+        self.model = None
+        self.stream = None
+        self._background: BackgroundRenderer | None = None
+
+    def configure(self, settings: LiveSettings) -> None:
+        """Applies a settings snapshot; rebuilds the model only if model/provider/threads changed.
+
+        Raises:
+            LiveMatteError: the model cannot be loaded or the background is invalid.
+        """
+        old = self.settings
+        if old is None or (old.model, old.provider, old.threads) != (settings.model, settings.provider, settings.threads):
+            self.model = None  # a failed load must not leave the old model half in place
+            spec = get_spec(settings.model)
+            options = {"downsample_ratio": settings.ratio} if spec.adapter == "rvm" else {}
+            self.model = load_model(settings.model, self.models_dir, SessionConfig(settings.provider, settings.threads), **options)
+            self.stream = self._make_stream(self.model, settings)
+        elif old.ratio != settings.ratio and hasattr(self.model, "downsample_ratio"):
+            self.model.downsample_ratio = settings.ratio
+        if self.stream is not None:
+            self.stream.update_settings(stream_settings(settings))
+        if old is None or old.background != settings.background:
+            self._background = make_background(settings.background)
+        self.settings = settings
+
+    @staticmethod
+    def _make_stream(model, settings: LiveSettings):
+        from app.core.stream import StreamPipeline
+
+        return StreamPipeline(model, stream_settings(settings))
+
+    def reset(self) -> None:
+        """A new source or a seek: forget temporal state."""
+        if self.stream is not None:
+            self.stream.reset()
+
+    def process(self, frame: np.ndarray, timestamp: float) -> LiveFrame:
+        if self.settings is None or self.stream is None:
+            raise RuntimeError("configure() must succeed before process()")
+        settings = self.settings
+        timer = StageTimer()
+        with timer.stage("convert"):
+            if settings.mirror:
+                frame = cv2.flip(frame, 1)
+        result = self.stream.process(frame, timestamp)
+        timer.merge(result.timings)
+        with timer.stage("composite"):
+            view = render_view(frame, result, ViewMode(settings.view), self._background)
+        return LiveFrame(view, frame, result, timer.ms)
+
+
+def make_background(spec: str) -> BackgroundRenderer:
+    return BackgroundRenderer(parse_background(spec))
+
+
+def stream_settings(settings: LiveSettings):
+    from app.core.stream import StreamSettings
+
+    return StreamSettings(
+        smoothing=settings.smoothing,
+        threshold=settings.threshold if settings.threshold_enabled else None,
+        feather=settings.feather,
+        expand=settings.expand,
+        every_n=settings.every_n,
+    )
+
+
+class LatestFrameMailbox:
+    """Holds the newest frame only: a put replaces an unread frame (counted as dropped).
+
+    The capture side never blocks; the consumer always gets the newest frame,
+    so latency stays bounded when inference is slower than the camera.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._item: tuple[np.ndarray, float] | None = None
+        self.dropped = 0
+        self.delivered = 0
+
+    def put(self, frame: np.ndarray, timestamp: float) -> None:
+        with self._cond:
+            if self._item is not None:
+                self.dropped += 1
+            self._item = (frame, timestamp)
+            self._cond.notify()
+
+    def get(self, timeout: float = 0.1) -> tuple[np.ndarray, float] | None:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._item is None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                self._cond.wait(remaining)
+            item, self._item = self._item, None
+            self.delivered += 1
+            return item
+
+    def clear(self) -> None:
+        with self._cond:
+            self._item = None

@@ -1,0 +1,57 @@
+"""Snapshots of the live view: the still pipeline at full resolution on one frame."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from app.core.batch import StillBatch
+from app.core.compose import parse_background
+from app.core.live_settings import LiveSettings
+from app.core.models import SessionConfig, get_spec, load_model
+from app.core.still import StillPipeline, StillSettings
+
+_models: dict[tuple[str, str, int, float | None, str | None], object] = {}
+_lock = threading.Lock()
+
+
+def _still_model(settings: LiveSettings, models_dir: str | None):
+    """A model instance of its own: the live stream's recurrent state must not be touched."""
+    key = (settings.model, settings.provider, settings.threads, settings.ratio, models_dir)
+    with _lock:
+        if key not in _models:
+            options = {"downsample_ratio": settings.ratio} if get_spec(settings.model).adapter == "rvm" else {}
+            _models[key] = load_model(settings.model, models_dir, SessionConfig(settings.provider, settings.threads), **options)
+        return _models[key]
+
+
+def snapshot_stem(now: float | None = None) -> str:
+    now = time.time() if now is None else now
+    return time.strftime("snapshot-%Y%m%d-%H%M%S", time.localtime(now)) + f"-{int(now * 1000) % 1000:03d}"
+
+
+def save_snapshot(frame: np.ndarray, settings: LiveSettings, models_dir: str | None = None,
+                  stem: str | None = None) -> list[Path]:
+    """Writes the chosen snapshot files for ``frame`` into ``settings.output_dir``.
+
+    Raises:
+        LiveMatteError: the model cannot be loaded or a file cannot be written.
+    """
+    still = StillSettings(hard=settings.threshold_enabled, threshold=settings.threshold)
+    model = _still_model(settings, models_dir)
+    with _lock:  # one snapshot at a time per model instance
+        batch = StillBatch(StillPipeline(model, still), _background(settings.background))
+        stem = stem or snapshot_stem()
+        out = Path(settings.output_dir).expanduser()
+        kinds = [k for k in settings.snapshot_kinds if k in ("alpha", "rgba", "composite", "json")]
+        wanted = {k: out / (f"{stem}.json" if k == "json" else f"{stem}.{k}.png") for k in kinds}
+        return batch.write_frame(frame, wanted, "live view")
+
+
+def _background(spec: str):
+    if spec.startswith("video:"):
+        return parse_background("transparent")
+    return parse_background(spec)

@@ -1,0 +1,42 @@
+"""What the live preview shows: composite, alpha, foreground, or side by side.
+
+The GUI only paints the image this module returns; all pixel maths is here.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import cv2
+import numpy as np
+
+from app.core.compose import BackgroundRenderer, composite, to_rgba
+from app.core.results import FrameResult
+
+
+class ViewMode(str, Enum):
+    COMPOSITE = "composite"
+    ALPHA = "alpha"
+    FOREGROUND = "foreground"
+    SIDE_BY_SIDE = "side_by_side"
+
+
+def render_view(
+    frame: np.ndarray,
+    result: FrameResult,
+    mode: ViewMode,
+    background: BackgroundRenderer | None,
+) -> np.ndarray:
+    """The preview image: RGB uint8, or RGBA where the background is transparent."""
+    fg = result.foreground if result.foreground is not None else frame
+    if mode is ViewMode.ALPHA:
+        gray = np.rint(result.alpha * 255.0).astype(np.uint8)
+        return cv2.cvtColor(gray, cv2.COLOR_GRAY2RGB)
+    if mode is ViewMode.FOREGROUND:
+        return to_rgba(fg, result.alpha)
+    bg = background.render(frame, result.alpha) if background is not None else None
+    out = to_rgba(fg, result.alpha) if bg is None else composite(fg, result.alpha, bg)
+    if mode is ViewMode.SIDE_BY_SIDE:
+        left = frame if out.shape[2] == 3 else cv2.cvtColor(frame, cv2.COLOR_RGB2RGBA)
+        return np.ascontiguousarray(np.hstack([left, out]))
+    return out

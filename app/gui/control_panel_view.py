@@ -1,0 +1,359 @@
+"""The side panel: Source, Model, Background, Matte, Face overlay, Output.
+
+It only lays out controls, turns them into LiveSettings snapshots and emits
+signals; it does no image work.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QPixmap
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QColorDialog,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QSlider,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.live_settings import RATIOS, LiveSettings
+from app.core.view import ViewMode
+
+RESOLUTIONS = ((640, 480), (1280, 720), (1920, 1080))
+BACKGROUND_KINDS = ("transparent", "colour", "image", "video", "blur")
+
+
+def _slider(low: int, high: int) -> QSlider:
+    slider = QSlider(Qt.Orientation.Horizontal)
+    slider.setRange(low, high)
+    return slider
+
+
+class ControlPanelView(QScrollArea):
+    settings_changed = Signal(object)  # LiveSettings
+    open_camera_requested = Signal()
+    open_video_requested = Signal()
+    open_image_requested = Signal()
+    play_toggled = Signal(bool)
+    seek_requested = Signal(float)  # fraction of the clip
+    snapshot_requested = Signal()
+    record_toggled = Signal(bool)
+    models_requested = Signal()
+
+    def __init__(self, settings: LiveSettings, matting_models: list[str], providers: list[str],
+                 class_swatches: list[tuple[int, str, tuple[int, int, int]]], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._settings = settings
+        self._loading = False
+        self._background_path = ""
+        self._background_colour = "#00b140"
+        body = QWidget()
+        layout = QVBoxLayout(body)
+        layout.addWidget(self._source_group())
+        layout.addWidget(self._model_group(matting_models, providers))
+        layout.addWidget(self._background_group())
+        layout.addWidget(self._matte_group())
+        layout.addWidget(self._overlay_group(class_swatches))
+        layout.addWidget(self._output_group())
+        layout.addStretch(1)
+        self.setWidget(body)
+        self.setWidgetResizable(True)
+        self.setMinimumWidth(330)
+        self.load(settings)
+
+    # ---- groups -------------------------------------------------------
+    def _source_group(self) -> QGroupBox:
+        box = QGroupBox("Source")
+        form = QFormLayout(box)
+        self.camera_index = QSpinBox()
+        self.camera_index.setRange(0, 15)
+        self.resolution = QComboBox()
+        for w, h in RESOLUTIONS:
+            self.resolution.addItem(f"{w}x{h}", (w, h))
+        self.fps = QSpinBox()
+        self.fps.setRange(5, 120)
+        self.mirror = QCheckBox("Mirror")
+        open_camera = QPushButton("Open camera")
+        open_camera.clicked.connect(self.open_camera_requested)
+        row = QHBoxLayout()
+        open_video = QPushButton("Open video…")
+        open_video.clicked.connect(self.open_video_requested)
+        open_image = QPushButton("Open image…")
+        open_image.clicked.connect(self.open_image_requested)
+        row.addWidget(open_video)
+        row.addWidget(open_image)
+        self.play = QPushButton("Pause")
+        self.play.setCheckable(True)
+        self.play.toggled.connect(lambda paused: (self.play.setText("Play" if paused else "Pause"), self.play_toggled.emit(not paused)))
+        self.loop = QCheckBox("Loop")
+        self.seek = _slider(0, 1000)
+        self.seek.sliderReleased.connect(lambda: self.seek_requested.emit(self.seek.value() / 1000))
+        transport = QHBoxLayout()
+        transport.addWidget(self.play)
+        transport.addWidget(self.loop)
+        transport.addWidget(self.seek, 1)
+        form.addRow("Camera", self.camera_index)
+        form.addRow("Resolution", self.resolution)
+        form.addRow("FPS", self.fps)
+        form.addRow(self.mirror, open_camera)
+        form.addRow(row)
+        form.addRow(transport)
+        for signal in (self.camera_index.valueChanged, self.resolution.currentIndexChanged, self.fps.valueChanged,
+                       self.mirror.toggled, self.loop.toggled):
+            signal.connect(self._emit)
+        return box
+
+    def _model_group(self, models: list[str], providers: list[str]) -> QGroupBox:
+        box = QGroupBox("Model")
+        form = QFormLayout(box)
+        self.model = QComboBox()
+        self.model.addItems(models)
+        self.provider = QComboBox()
+        self.provider.addItems(["auto", *providers])
+        self.ratio = QComboBox()
+        self.ratio.addItem("auto", None)
+        for r in RATIOS:
+            self.ratio.addItem(f"{r:g}", r)
+        self.threads = QSpinBox()
+        self.threads.setRange(0, 64)
+        self.threads.setSpecialValueText("auto")
+        manage = QPushButton("Models…")
+        manage.clicked.connect(self.models_requested)
+        form.addRow("Matting model", self.model)
+        form.addRow("Provider", self.provider)
+        form.addRow("Internal resolution", self.ratio)
+        form.addRow("CPU threads", self.threads)
+        form.addRow(manage)
+        for signal in (self.model.currentIndexChanged, self.provider.currentIndexChanged,
+                       self.ratio.currentIndexChanged, self.threads.valueChanged):
+            signal.connect(self._emit)
+        return box
+
+    def _background_group(self) -> QGroupBox:
+        box = QGroupBox("Background")
+        form = QFormLayout(box)
+        self.background_kind = QComboBox()
+        self.background_kind.addItems(BACKGROUND_KINDS)
+        self.colour_button = QPushButton("Colour…")
+        self.colour_button.clicked.connect(self._pick_colour)
+        self.file_button = QPushButton("File…")
+        self.file_button.clicked.connect(self._pick_background_file)
+        self.background_label = QLabel()
+        self.background_label.setWordWrap(True)
+        self.blur = _slider(1, 100)
+        form.addRow("Kind", self.background_kind)
+        row = QHBoxLayout()
+        row.addWidget(self.colour_button)
+        row.addWidget(self.file_button)
+        form.addRow(row)
+        form.addRow(self.background_label)
+        form.addRow("Blur", self.blur)
+        self.background_kind.currentIndexChanged.connect(self._emit)
+        self.blur.valueChanged.connect(self._emit)
+        box.setAcceptDrops(True)
+        return box
+
+    def _matte_group(self) -> QGroupBox:
+        box = QGroupBox("Matte")
+        form = QFormLayout(box)
+        self.view = QComboBox()
+        for mode in ViewMode:
+            self.view.addItem(mode.value.replace("_", " "), mode.value)
+        self.threshold_enabled = QCheckBox("Hard threshold")
+        self.threshold = QDoubleSpinBox()
+        self.threshold.setRange(0.0, 1.0)
+        self.threshold.setSingleStep(0.05)
+        self.feather = QSpinBox()
+        self.feather.setRange(0, 50)
+        self.feather.setSuffix(" px")
+        self.expand = QSpinBox()
+        self.expand.setRange(-50, 50)
+        self.expand.setSuffix(" px")
+        self.smoothing = QDoubleSpinBox()
+        self.smoothing.setRange(0.0, 0.95)
+        self.smoothing.setSingleStep(0.05)
+        self.every_n = QSpinBox()
+        self.every_n.setRange(1, 10)
+        form.addRow("View", self.view)
+        form.addRow(self.threshold_enabled, self.threshold)
+        form.addRow("Feather", self.feather)
+        form.addRow("Expand / shrink", self.expand)
+        form.addRow("Temporal smoothing", self.smoothing)
+        form.addRow("Mask every N frames", self.every_n)
+        for signal in (self.view.currentIndexChanged, self.threshold_enabled.toggled, self.threshold.valueChanged,
+                       self.feather.valueChanged, self.expand.valueChanged, self.smoothing.valueChanged,
+                       self.every_n.valueChanged):
+            signal.connect(self._emit)
+        return box
+
+    def _overlay_group(self, swatches: list[tuple[int, str, tuple[int, int, int]]]) -> QGroupBox:
+        box = QGroupBox("Face overlay")
+        grid = QGridLayout(box)
+        self.overlay_enabled = QCheckBox("Show face parsing")
+        self.overlay_boxes = QCheckBox("Part boxes")
+        self.overlay_opacity = _slider(0, 100)
+        grid.addWidget(self.overlay_enabled, 0, 0)
+        grid.addWidget(self.overlay_boxes, 0, 1)
+        grid.addWidget(QLabel("Opacity"), 1, 0)
+        grid.addWidget(self.overlay_opacity, 1, 1)
+        self.class_boxes: dict[int, QCheckBox] = {}
+        for i, (class_id, name, rgb) in enumerate(swatches):
+            check = QCheckBox(name)
+            swatch = QPixmap(12, 12)
+            swatch.fill(QColor(*rgb))
+            check.setIcon(swatch)
+            self.class_boxes[class_id] = check
+            grid.addWidget(check, 2 + i // 2, i % 2)
+            check.toggled.connect(self._emit)
+        for signal in (self.overlay_enabled.toggled, self.overlay_boxes.toggled, self.overlay_opacity.valueChanged):
+            signal.connect(self._emit)
+        return box
+
+    def _output_group(self) -> QGroupBox:
+        box = QGroupBox("Output")
+        form = QFormLayout(box)
+        self.output_dir = QLineEdit()
+        self.output_dir.editingFinished.connect(self._emit)
+        browse = QPushButton("…")
+        browse.setMaximumWidth(32)
+        browse.clicked.connect(self._pick_output_dir)
+        row = QHBoxLayout()
+        row.addWidget(self.output_dir)
+        row.addWidget(browse)
+        form.addRow("Folder", row)
+        buttons = QHBoxLayout()
+        self.snapshot = QPushButton("Snapshot (Space)")
+        self.snapshot.clicked.connect(self.snapshot_requested)
+        self.record = QPushButton("Record (R)")
+        self.record.setCheckable(True)
+        self.record.toggled.connect(self.record_toggled)
+        buttons.addWidget(self.snapshot)
+        buttons.addWidget(self.record)
+        form.addRow(buttons)
+        return box
+
+    # ---- settings <-> widgets -------------------------------------------
+    def load(self, s: LiveSettings) -> None:
+        self._loading = True
+        try:
+            self.camera_index.setValue(s.camera_index)
+            index = self.resolution.findData((s.camera_width, s.camera_height))
+            self.resolution.setCurrentIndex(max(index, 0))
+            self.fps.setValue(s.camera_fps)
+            self.mirror.setChecked(s.mirror)
+            self.loop.setChecked(s.loop_video)
+            self.model.setCurrentIndex(max(self.model.findText(s.model), 0))
+            self.provider.setCurrentIndex(max(self.provider.findText(s.provider), 0))
+            self.ratio.setCurrentIndex(max(self.ratio.findData(s.ratio), 0))
+            self.threads.setValue(s.threads)
+            self._load_background(s.background)
+            self.view.setCurrentIndex(max(self.view.findData(s.view), 0))
+            self.threshold_enabled.setChecked(s.threshold_enabled)
+            self.threshold.setValue(s.threshold)
+            self.feather.setValue(s.feather)
+            self.expand.setValue(s.expand)
+            self.smoothing.setValue(s.smoothing)
+            self.every_n.setValue(s.every_n)
+            self.overlay_enabled.setChecked(s.overlay_enabled)
+            self.overlay_boxes.setChecked(s.overlay_boxes)
+            self.overlay_opacity.setValue(round(s.overlay_opacity * 100))
+            for class_id, check in self.class_boxes.items():
+                check.setChecked(class_id in s.overlay_classes)
+            self.output_dir.setText(s.output_dir)
+        finally:
+            self._loading = False
+        self._settings = s
+        self._update_background_label()
+
+    def _load_background(self, spec: str) -> None:
+        lowered = spec.lower()
+        if lowered in ("transparent", "none"):
+            kind = "transparent"
+        elif lowered.startswith("blur"):
+            kind = "blur"
+            self.blur.setValue(int(lowered.partition(":")[2] or 25))
+        elif spec.startswith("video:"):
+            kind, self._background_path = "video", spec[6:]
+        elif "." in spec.rsplit("/", 1)[-1] and not spec.startswith("#"):
+            kind, self._background_path = "image", spec
+        else:
+            kind, self._background_colour = "colour", spec
+        self.background_kind.setCurrentText(kind)
+
+    def background_spec(self) -> str:
+        kind = self.background_kind.currentText()
+        if kind == "blur":
+            return f"blur:{self.blur.value()}"
+        if kind == "colour":
+            return self._background_colour
+        if kind in ("image", "video") and self._background_path:
+            return self._background_path if kind == "image" else f"video:{self._background_path}"
+        return "transparent"
+
+    def current(self) -> LiveSettings:
+        width, height = self.resolution.currentData()
+        return self._settings.replace(
+            camera_index=self.camera_index.value(), camera_width=width, camera_height=height,
+            camera_fps=self.fps.value(), mirror=self.mirror.isChecked(), loop_video=self.loop.isChecked(),
+            model=self.model.currentText(), provider=self.provider.currentText(), ratio=self.ratio.currentData(),
+            threads=self.threads.value(), background=self.background_spec(), view=self.view.currentData(),
+            threshold_enabled=self.threshold_enabled.isChecked(), threshold=self.threshold.value(),
+            feather=self.feather.value(), expand=self.expand.value(), smoothing=self.smoothing.value(),
+            every_n=self.every_n.value(), overlay_enabled=self.overlay_enabled.isChecked(),
+            overlay_opacity=self.overlay_opacity.value() / 100, overlay_boxes=self.overlay_boxes.isChecked(),
+            overlay_classes=tuple(c for c, check in self.class_boxes.items() if check.isChecked()),
+            output_dir=self.output_dir.text().strip() or self._settings.output_dir,
+        )
+
+    def _emit(self, *_: object) -> None:
+        if self._loading:
+            return
+        self._settings = self.current()
+        self._update_background_label()
+        self.settings_changed.emit(self._settings)
+
+    def _update_background_label(self) -> None:
+        kind = self.background_kind.currentText()
+        self.colour_button.setEnabled(kind == "colour")
+        self.file_button.setEnabled(kind in ("image", "video"))
+        self.blur.setEnabled(kind == "blur")
+        text = {"colour": self._background_colour, "image": self._background_path or "(choose a file)",
+                "video": self._background_path or "(choose a file)"}.get(kind, "")
+        self.background_label.setText(text)
+
+    # ---- pickers ------------------------------------------------------------
+    def set_background_file(self, path: str, kind: str = "image") -> None:
+        self._background_path = path
+        self.background_kind.setCurrentText(kind)
+        self._emit()
+
+    def _pick_colour(self) -> None:
+        colour = QColorDialog.getColor(QColor(self._background_colour), self, "Background colour")
+        if colour.isValid():
+            self._background_colour = colour.name()
+            self._emit()
+
+    def _pick_background_file(self) -> None:
+        kind = self.background_kind.currentText()
+        filters = "Videos (*.mp4 *.mov *.mkv *.webm *.avi)" if kind == "video" else "Images (*.png *.jpg *.jpeg *.bmp *.webp *.tif *.tiff)"
+        path, _ = QFileDialog.getOpenFileName(self, "Background", "", filters)
+        if path:
+            self.set_background_file(path, kind)
+
+    def _pick_output_dir(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Output folder", self.output_dir.text())
+        if folder:
+            self.output_dir.setText(folder)
+            self._emit()

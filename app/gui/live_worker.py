@@ -1,0 +1,176 @@
+"""Threads of the live view: capture into a one-frame mailbox, inference on a QThread.
+
+The capture thread never waits for inference (old frames are dropped); the
+inference worker always takes the newest frame, runs the core LiveProcessor
+with the newest settings snapshot, and hands the finished image to the UI
+thread through a queued signal. Painting happens only on the UI thread.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Callable, Iterable
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from app.core.errors import LiveMatteError, ModelError
+from app.core.live import LatestFrameMailbox, LiveProcessor
+from app.core.live_settings import LiveSettings
+
+
+class CaptureThread(threading.Thread):
+    """Reads frames from a source into the mailbox; paces files at their own rate."""
+
+    def __init__(self, frames: Iterable, mailbox: LatestFrameMailbox, *, realtime: bool,
+                 on_error: Callable[[str], None], on_end: Callable[[], None]) -> None:
+        super().__init__(name="capture", daemon=True)
+        self.frames = frames
+        self.mailbox = mailbox
+        self.realtime = realtime
+        self.on_error = on_error
+        self.on_end = on_end
+        self.stop_event = threading.Event()
+        self.paused = threading.Event()
+        self.count = 0
+        self.started_at = time.monotonic()
+
+    def run(self) -> None:
+        start_wall, start_ts = time.monotonic(), None
+        try:
+            for image, timestamp in self.frames:
+                while self.paused.is_set() and not self.stop_event.is_set():
+                    time.sleep(0.02)
+                    start_wall, start_ts = time.monotonic(), None
+                if self.stop_event.is_set():
+                    return
+                if self.realtime:
+                    if start_ts is None:
+                        start_ts, start_wall = timestamp, time.monotonic()
+                    delay = (timestamp - start_ts) - (time.monotonic() - start_wall)
+                    if delay > 0:
+                        self.stop_event.wait(delay)
+                self.mailbox.put(image, timestamp)
+                self.count += 1
+        except LiveMatteError as exc:
+            self.on_error(str(exc))
+        except Exception as exc:  # a broken source must not kill the app
+            self.on_error(f"source failed: {exc}")
+        else:
+            self.on_end()
+        finally:
+            close = getattr(self.frames, "close", None)
+            if close is not None:
+                close()  # release the camera / file handle on the thread that used it
+
+    def fps(self) -> float:
+        elapsed = time.monotonic() - self.started_at
+        return self.count / elapsed if elapsed > 0 else 0.0
+
+    def stop(self) -> None:
+        self.stop_event.set()
+
+
+class InferenceWorker(QObject):
+    """Lives on its own QThread; emits processed frames and errors."""
+
+    frame_ready = Signal(object)  # LiveFrame
+    error = Signal(str)
+    model_failed = Signal(str)
+
+    def __init__(self, mailbox: LatestFrameMailbox, models_dir: str | None = None) -> None:
+        super().__init__()
+        self.mailbox = mailbox
+        self.processor = LiveProcessor(models_dir)
+        self._settings: LiveSettings | None = None
+        self._applied: LiveSettings | None = None
+        self._reset = threading.Event()
+        self._running = threading.Event()
+        self.last_ms = 0.0
+        self.disabled_reason: str | None = None
+
+    def set_settings(self, settings: LiveSettings) -> None:
+        """Thread-safe: the worker picks up the snapshot before its next frame."""
+        self._settings = settings  # one reference assignment: atomic
+        self.disabled_reason = None
+
+    def request_reset(self) -> None:
+        self._reset.set()
+
+    def stop(self) -> None:
+        self._running.clear()
+
+    @Slot()
+    def run(self) -> None:
+        self._running.set()
+        while self._running.is_set():
+            item = self.mailbox.get(timeout=0.05)
+            if item is None:
+                continue
+            if not self._apply_settings():
+                continue
+            if self._reset.is_set():
+                self._reset.clear()
+                self.processor.reset()
+            start = time.perf_counter()
+            try:
+                frame = self.processor.process(*item)
+            except LiveMatteError as exc:
+                self.error.emit(str(exc))
+                continue
+            self.last_ms = (time.perf_counter() - start) * 1000
+            self.frame_ready.emit(frame)
+
+    def _apply_settings(self) -> bool:
+        settings = self._settings
+        if settings is None or self.disabled_reason is not None:
+            return False
+        if settings is not self._applied:
+            try:
+                self.processor.configure(settings)
+            except ModelError as exc:
+                # disable matting until the user changes something, instead of failing every frame
+                self.disabled_reason = str(exc)
+                self.model_failed.emit(str(exc))
+                return False
+            except LiveMatteError as exc:
+                self.disabled_reason = str(exc)
+                self.error.emit(str(exc))
+                return False
+            self._applied = settings
+        return True
+
+
+class LiveSession:
+    """Owns the mailbox, the capture thread and the inference QThread."""
+
+    def __init__(self, models_dir: str | None = None) -> None:
+        self.mailbox = LatestFrameMailbox()
+        self.worker = InferenceWorker(self.mailbox, models_dir)
+        self.thread = QThread()
+        self.thread.setObjectName("inference")
+        self.worker.moveToThread(self.thread)
+        self.thread.started.connect(self.worker.run)
+        self.capture: CaptureThread | None = None
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def open(self, frames: Iterable, *, realtime: bool, on_error, on_end) -> None:
+        self.close_source()
+        self.mailbox.clear()
+        self.worker.request_reset()
+        self.capture = CaptureThread(frames, self.mailbox, realtime=realtime, on_error=on_error, on_end=on_end)
+        self.capture.start()
+
+    def close_source(self) -> None:
+        if self.capture is not None:
+            self.capture.stop()
+            self.capture.join(timeout=2)
+            self.capture = None
+
+    def shutdown(self) -> None:
+        self.close_source()
+        self.worker.stop()
+        self.thread.quit()
+        self.thread.wait(3000)

@@ -1,0 +1,330 @@
+"""The main window: preview, control panel, banner, status bar, menus and shortcuts."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.errors import LiveMatteError
+from app.core.live_settings import LiveSettings
+from app.core.models import matting_models
+from app.core.models.session import available_providers
+from app.core.view import ViewMode
+from app.gui import sources_bridge
+from app.gui.control_panel_view import ControlPanelView
+from app.gui.live_worker import LiveSession
+from app.gui.preview_view import PreviewView
+
+SETTINGS_KEY = "live/settings"
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
+VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v"}
+
+SHORTCUTS = [
+    ("Space", "Snapshot"),
+    ("R", "Start / stop recording"),
+    ("Ctrl+K", "Open camera"),
+    ("Ctrl+O", "Open video file"),
+    ("Ctrl+I", "Open image"),
+    ("P", "Play / pause video"),
+    ("1 / 2 / 3 / 4", "View: composite / alpha / foreground / side by side"),
+    ("F", "Face overlay on / off"),
+    ("F1", "This list"),
+    ("Ctrl+Q", "Quit"),
+]
+
+
+class BannerView(QWidget):
+    """A non-modal message strip above the preview; the app keeps running under it."""
+
+    action_clicked = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setStyleSheet("BannerView, QLabel { background: #5a2b2b; color: white; }")
+        self.setAttribute(Qt.WidgetAttribute.WA_StyledBackground)
+        layout = QHBoxLayout(self)
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.action = QPushButton()
+        self.action.clicked.connect(self.action_clicked)
+        close = QPushButton("✕")
+        close.setMaximumWidth(28)
+        close.clicked.connect(self.hide)
+        layout.addWidget(self.label, 1)
+        layout.addWidget(self.action)
+        layout.addWidget(close)
+        self.hide()
+
+    def show_message(self, text: str, action: str | None = None) -> None:
+        self.label.setText(text)
+        self.action.setVisible(action is not None)
+        self.action.setText(action or "")
+        self.show()
+
+
+class MainWindow(QMainWindow):
+    snapshot_finished = Signal(str, bool)  # message, ok
+    source_failed = Signal(str)
+    source_ended = Signal()
+
+    def __init__(self, settings_store: QSettings, models_dir: str | None = None) -> None:
+        super().__init__()
+        self.setWindowTitle("LiveMatte")
+        self.setAcceptDrops(True)
+        self.store = settings_store
+        self.models_dir = models_dir
+        self.settings = self._load_settings()
+        self.session = LiveSession(models_dir)
+        self.last_frame = None
+        self.display_count = 0
+        self.display_started = time.monotonic()
+        self.source_name = "none"
+
+        self.preview = PreviewView()
+        self.banner = BannerView()
+        self.banner.action_clicked.connect(self.open_models)
+        self.panel = ControlPanelView(self.settings, matting_models(), available_providers(), _class_swatches())
+        left = QWidget()
+        column = QVBoxLayout(left)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.banner)
+        column.addWidget(self.preview, 1)
+        splitter = QSplitter()
+        splitter.addWidget(left)
+        splitter.addWidget(self.panel)
+        splitter.setStretchFactor(0, 1)
+        self.setCentralWidget(splitter)
+        self.status = QLabel()
+        self.statusBar().addPermanentWidget(self.status, 1)
+
+        self._connect()
+        self._build_menus()
+        self.session.worker.set_settings(self.settings)
+        self.session.start()
+        self.stats_timer = QTimer(self)
+        self.stats_timer.timeout.connect(self._update_status)
+        self.stats_timer.start(500)
+        self._update_status()
+        self._check_models()
+
+    # ---- wiring ----------------------------------------------------------------
+    def _connect(self) -> None:
+        worker = self.session.worker
+        worker.frame_ready.connect(self._show_frame)
+        worker.error.connect(lambda text: self.banner.show_message(text))
+        worker.model_failed.connect(lambda text: self.banner.show_message(text, "Models…"))
+        self.panel.settings_changed.connect(self._settings_changed)
+        self.panel.open_camera_requested.connect(self.open_camera)
+        self.panel.open_video_requested.connect(self.choose_video)
+        self.panel.open_image_requested.connect(self.choose_image)
+        self.panel.snapshot_requested.connect(self.snapshot)
+        self.panel.play_toggled.connect(self.set_playing)
+        self.panel.models_requested.connect(self.open_models)
+        self.snapshot_finished.connect(self._snapshot_done)
+        self.source_failed.connect(lambda text: self.banner.show_message(text))
+        self.source_ended.connect(lambda: self.statusBar().showMessage("Source ended", 3000))
+
+    def _build_menus(self) -> None:
+        file_menu = self.menuBar().addMenu("&File")
+        view_menu = self.menuBar().addMenu("&View")
+        help_menu = self.menuBar().addMenu("&Help")
+        self._action(file_menu, "Open camera", "Ctrl+K", self.open_camera)
+        self._action(file_menu, "Open video…", "Ctrl+O", self.choose_video)
+        self._action(file_menu, "Open image…", "Ctrl+I", self.choose_image)
+        file_menu.addSeparator()
+        self._action(file_menu, "Snapshot", "Space", self.snapshot)
+        self._action(file_menu, "Record", "R", lambda: self.panel.record.toggle())
+        self._action(file_menu, "Models…", None, self.open_models)
+        file_menu.addSeparator()
+        self._action(file_menu, "Quit", "Ctrl+Q", self.close)
+        for key, mode in zip("1234", ViewMode):
+            self._action(view_menu, mode.value.replace("_", " ").capitalize(), key,
+                         lambda m=mode: self.panel.view.setCurrentIndex(self.panel.view.findData(m.value)))
+        self._action(view_menu, "Face overlay", "F", lambda: self.panel.overlay_enabled.toggle())
+        self._action(view_menu, "Play / pause", "P", lambda: self.panel.play.toggle())
+        self._action(help_menu, "Keyboard shortcuts", "F1", self.show_shortcuts)
+
+    def _action(self, menu, text: str, key: str | None, slot) -> QAction:
+        action = QAction(text, self)
+        if key:
+            action.setShortcut(QKeySequence(key))
+            action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        return action
+
+    # ---- settings ---------------------------------------------------------------------
+    def _load_settings(self) -> LiveSettings:
+        raw = self.store.value(SETTINGS_KEY, "")
+        try:
+            return LiveSettings.from_dict(json.loads(raw)) if raw else LiveSettings()
+        except (TypeError, ValueError):
+            return LiveSettings()
+
+    def _settings_changed(self, settings: LiveSettings) -> None:
+        self.settings = settings
+        self.session.worker.set_settings(settings)
+        self.store.setValue(SETTINGS_KEY, json.dumps(settings.to_dict()))
+
+    def _check_models(self) -> None:
+        from app.core.models import get_spec
+        from app.core.models.store import find_weights
+
+        missing = [name for name in matting_models() if find_weights(get_spec(name), self.models_dir) is None]
+        if self.settings.model in missing:
+            self.banner.show_message(
+                f"No weights for the matting model '{self.settings.model}' (missing: {', '.join(missing)}). "
+                "The preview shows the plain source until a model is available. "
+                "Run `livematte models` to see where to put them.",
+                "Models…",
+            )
+
+    # ---- sources --------------------------------------------------------------------
+    def _open(self, frames, name: str, realtime: bool) -> None:
+        self.source_name = name
+        self.session.open(frames, realtime=realtime, on_error=self.source_failed.emit, on_end=self.source_ended.emit)
+        self.banner.hide()
+
+    def open_camera(self) -> None:
+        s = self.settings
+        try:
+            frames = sources_bridge.camera(s.camera_index, s.camera_width, s.camera_height, s.camera_fps)
+        except LiveMatteError as exc:
+            self.banner.show_message(str(exc))
+            return
+        self._open(frames, f"camera {s.camera_index}", realtime=False)
+
+    def choose_video(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open video", "", "Videos (*.mp4 *.mov *.mkv *.webm *.avi *.m4v)")
+        if path:
+            self.open_path(path)
+
+    def choose_image(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open image", "", "Images (*.png *.jpg *.jpeg *.bmp *.webp *.tif *.tiff *.gif)")
+        if path:
+            self.open_path(path)
+
+    def open_path(self, path: str) -> None:
+        suffix = Path(path).suffix.lower()
+        try:
+            if suffix in VIDEO_SUFFIXES:
+                frames = sources_bridge.video(path, loop=self.settings.loop_video)
+                self._open(frames, Path(path).name, realtime=True)
+            else:
+                frames = sources_bridge.image(path)
+                self._open(frames, Path(path).name, realtime=True)
+        except LiveMatteError as exc:
+            self.banner.show_message(str(exc))
+
+    def set_playing(self, playing: bool) -> None:
+        capture = self.session.capture
+        if capture is not None:
+            (capture.paused.clear if playing else capture.paused.set)()
+
+    # ---- frames and status ------------------------------------------------------------
+    def _show_frame(self, frame) -> None:
+        self.last_frame = frame
+        self.preview.show_frame(frame.view)
+        self.display_count += 1
+
+    def _update_status(self) -> None:
+        now = time.monotonic()
+        display_fps = self.display_count / max(now - self.display_started, 1e-6)
+        self.display_count, self.display_started = 0, now
+        capture = self.session.capture
+        worker = self.session.worker
+        model = worker.processor.model
+        provider = getattr(model, "provider", "-")
+        state = "matting off" if worker.disabled_reason else f"model {self.settings.model} on {provider}"
+        self.status.setText(
+            f"source {self.source_name} · capture {capture.fps() if capture else 0:.1f} fps · "
+            f"inference {worker.last_ms:.0f} ms · display {display_fps:.1f} fps · "
+            f"dropped {self.session.mailbox.dropped} · {state}"
+        )
+
+    # ---- snapshot -----------------------------------------------------------------
+    def snapshot(self) -> None:
+        frame = self.last_frame
+        if frame is None:
+            self.banner.show_message("Nothing to snapshot yet: open a source first.")
+            return
+        settings = self.settings
+        threading.Thread(target=self._snapshot_job, args=(frame.source, settings), daemon=True, name="snapshot").start()
+        self.statusBar().showMessage("Saving snapshot…")
+
+    def _snapshot_job(self, image, settings: LiveSettings) -> None:
+        from app.core.snapshot import save_snapshot
+
+        try:
+            written = save_snapshot(image, settings, self.models_dir)
+        except LiveMatteError as exc:
+            self.snapshot_finished.emit(str(exc), False)
+            return
+        self.snapshot_finished.emit(f"Snapshot saved: {written[0].parent} ({', '.join(p.name for p in written)})", True)
+
+    def _snapshot_done(self, message: str, ok: bool) -> None:
+        if ok:
+            self.statusBar().showMessage(message, 8000)
+        else:
+            self.banner.show_message(message)
+
+    # ---- misc -------------------------------------------------------------------------
+    def open_models(self) -> None:
+        from app.core.models.manifest import load_manifest
+        from app.core.models.store import find_weights
+
+        lines = []
+        for name, spec in load_manifest().items():
+            found = find_weights(spec, self.models_dir)
+            lines.append(f"{name} ({spec.task}, {spec.licence}): {found.path if found else 'missing'}")
+        QMessageBox.information(self, "Models", "\n".join(lines) + "\n\nSee `livematte models` for how to get missing ones.")
+
+    def show_shortcuts(self) -> None:
+        text = "\n".join(f"{key:<14} {what}" for key, what in SHORTCUTS)
+        QMessageBox.information(self, "Keyboard shortcuts", text)
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        urls = event.mimeData().urls()
+        if not urls:
+            return
+        path = urls[0].toLocalFile()
+        over_background = self.panel.background_kind.parentWidget().geometry().contains(
+            self.panel.widget().mapFrom(self, event.position().toPoint())
+        )
+        if over_background and Path(path).suffix.lower() in IMAGE_SUFFIXES:
+            self.panel.set_background_file(path, "image")
+        else:
+            self.open_path(path)
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        self.store.setValue(SETTINGS_KEY, json.dumps(self.settings.to_dict()))
+        self.store.sync()
+        self.session.shutdown()
+        super().closeEvent(event)
+
+
+def _class_swatches() -> list[tuple[int, str, tuple[int, int, int]]]:
+    from app.core.palette import CLASS_NAMES, PALETTE
+
+    return [(i, CLASS_NAMES[i], tuple(PALETTE[i])) for i in range(1, len(CLASS_NAMES))]

@@ -1,0 +1,103 @@
+"""The face adapters through the real loading path, with tiny models."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.core.errors import ModelCorruptError
+from app.core.models import load_model
+from app.core.models.face_mesh import FaceCrop, crop_from_landmarks
+from app.core.models.hair import combine_with_previous
+from app.core.parsing import load_face_parser
+from tests.tiny_face_models import face_image, template_points, write_tiny_face_models
+from tests.tiny_models import selfie_model
+
+
+@pytest.fixture(scope="module")
+def face_models_dir(tmp_path_factory):
+    return write_tiny_face_models(tmp_path_factory.mktemp("face_models"))
+
+
+def test_yunet_finds_the_red_face(face_models_dir):
+    detector = load_model("yunet", face_models_dir)
+    faces = detector.detect(face_image())
+    assert len(faces) == 1
+    x, y, w, h = faces[0].box
+    assert x < 160 < x + w and y < 160 < y + h and faces[0].score > 0.9
+    assert faces[0].keypoints.shape == (5, 2)
+    assert detector.detect(np.zeros((256, 320, 3), np.uint8)) == []
+
+
+def test_yunet_downscale_maps_back_to_frame_pixels(face_models_dir):
+    from app.core.models.yunet import DetectorSettings, YuNetDetector
+
+    detector = load_model("yunet", face_models_dir)
+    big = np.repeat(np.repeat(face_image(), 4, axis=0), 4, axis=1)  # 1280×1024, detected at 640 wide
+    big_face = detector.detect(big)[0]
+    # detected on a 640-wide copy (scale 1/2): a 4-cell box of 32 px there is 256 px here
+    assert big_face.box[2] == pytest.approx(256.0)
+    cx, cy = big_face.center
+    assert 512 <= cx <= 768 and 512 <= cy <= 768  # the red face spans 512..768 in the big frame
+    with pytest.raises(ValueError):
+        DetectorSettings(score_threshold=1.5)
+    assert YuNetDetector is type(detector)
+
+
+def test_face_mesh_maps_points_back_through_the_crop(face_models_dir):
+    mesh = load_model("face_mesh", face_models_dir)
+    crop = FaceCrop(200.0, 150.0, 96.0, 0.0)  # 192 px template -> 96 px: half size
+    result = mesh.infer(face_image(), crop)
+    expected = (template_points()[:, :2] - 96.0) * 0.5 + (200.0, 150.0)
+    assert np.allclose(result.points[:, :2], expected, atol=1e-3)
+    assert result.presence > 0.99
+    rolled = mesh.infer(face_image(), FaceCrop(200.0, 150.0, 96.0, np.pi / 2))
+    # rolled 90°: the crop's x axis is the frame's y axis
+    assert np.allclose(rolled.points[263, 1] - 150.0, expected[263, 0] - 200.0, atol=1e-3)
+    again = crop_from_landmarks(result.points)
+    assert again.angle == pytest.approx(0.0, abs=1e-6)
+
+
+def test_hair_model_and_temporal_blend(face_models_dir):
+    hair = load_model("hair", face_models_dir)
+    green = np.zeros((100, 100, 3), np.uint8)
+    green[:50, :, 1] = 255
+    prob = hair.infer(green)
+    assert prob.shape == (512, 512) and prob[10, 256] > 0.99 and prob[400, 256] < 0.01
+    unsure = np.full((4, 4), 0.5, np.float32)
+    assert np.allclose(combine_with_previous(unsure, np.ones_like(unsure)), 0.95, atol=0.01)  # unsure: mostly the old mask
+    sure = np.full((4, 4), 0.999, np.float32)
+    assert np.all(combine_with_previous(sure, np.zeros_like(sure)) > 0.95)
+
+
+def test_wrong_model_is_refused(tmp_path):
+    import onnx
+
+    onnx.save(selfie_model(), str(tmp_path / "mediapipe_face_landmark_468_192x192.onnx"))
+    with pytest.raises(ModelCorruptError, match="conv2d_21"):
+        load_model("face_mesh", tmp_path)
+
+
+def test_parser_end_to_end_with_tiny_models(face_models_dir):
+    parser = load_face_parser(face_models_dir)
+    result = parser.parse(face_image())
+    assert len(result.faces) == 1
+    labels = result.labels
+    present = set(np.unique(labels).tolist())
+    assert set(range(11)) <= present
+    ys_hair = np.nonzero(labels == 10)[0]
+    ys_skin = np.nonzero(labels == 1)[0]
+    assert ys_hair.mean() < ys_skin.mean()
+    assert set(result.timings) >= {"detect", "landmarks", "hair", "rasterise"}
+
+
+def test_tracker_smooths_and_skips_detection(face_models_dir):
+    from app.core.face_tracking import FaceTracker, TrackerSettings
+
+    parser = load_face_parser(face_models_dir)
+    tracker = FaceTracker(parser, TrackerSettings(detect_every=5))
+    results = [tracker.process(face_image()) for _ in range(6)]
+    assert ["detect" in r.timings for r in results] == [True, False, False, False, False, True]
+    assert all(len(r.faces) == 1 for r in results)
+    tracker.reset()
+    assert tracker.tracks == [] and parser._previous_hair is None
