@@ -15,11 +15,12 @@ import cv2
 import numpy as np
 
 from app.core.compose import BackgroundRenderer, parse_background
+from app.core.errors import ModelError
 from app.core.live_settings import LiveSettings
 from app.core.models import SessionConfig, get_spec, load_model
 from app.core.results import FrameResult
 from app.core.timing import StageTimer
-from app.core.view import ViewMode, render_view
+from app.core.view import ViewMode, draw_part_boxes, render_view
 
 
 @dataclass
@@ -41,6 +42,8 @@ class LiveProcessor:
         self.model = None
         self.stream = None
         self._background: BackgroundRenderer | None = None
+        self.faces = None  # FaceTracker while the overlay is on
+        self.overlay_error: str | None = None
 
     def configure(self, settings: LiveSettings) -> None:
         """Applies a settings snapshot; rebuilds the model only if model/provider/threads changed.
@@ -61,7 +64,26 @@ class LiveProcessor:
             self.stream.update_settings(stream_settings(settings))
         if old is None or old.background != settings.background:
             self._background = make_background(settings.background)
+        self._configure_faces(old, settings)
         self.settings = settings
+
+    def _configure_faces(self, old: LiveSettings | None, settings: LiveSettings) -> None:
+        """Loads the face models when the overlay is switched on; a failure only turns the overlay off."""
+        if not settings.overlay_enabled:
+            self.faces, self.overlay_error = None, None
+            return
+        same_session = old is not None and (old.provider, old.threads) == (settings.provider, settings.threads)
+        if self.faces is not None and same_session:
+            return
+        from app.core.face_tracking import FaceTracker
+        from app.core.parsing import load_face_parser
+
+        try:
+            parser = load_face_parser(self.models_dir, SessionConfig(settings.provider, settings.threads))
+        except ModelError as exc:
+            self.faces, self.overlay_error = None, f"face overlay off: {exc}"
+            return
+        self.faces, self.overlay_error = FaceTracker(parser), None
 
     @staticmethod
     def _make_stream(model, settings: LiveSettings):
@@ -73,6 +95,15 @@ class LiveProcessor:
         """A new source or a seek: forget temporal state."""
         if self.stream is not None:
             self.stream.reset()
+        if self.faces is not None:
+            self.faces.reset()
+
+    def passthrough(self, frame: np.ndarray, mirror: bool) -> LiveFrame:
+        """The plain source frame, for when matting is off (no weights yet, model failed)."""
+        if mirror:
+            frame = cv2.flip(frame, 1)
+        alpha = np.ones(frame.shape[:2], np.float32)
+        return LiveFrame(frame, frame, FrameResult(alpha=alpha, foreground=frame), {})
 
     def process(self, frame: np.ndarray, timestamp: float) -> LiveFrame:
         if self.settings is None or self.stream is None:
@@ -84,9 +115,31 @@ class LiveProcessor:
                 frame = cv2.flip(frame, 1)
         result = self.stream.process(frame, timestamp)
         timer.merge(result.timings)
+        if self.faces is not None:
+            self._parse_faces(frame, result, settings, timer)
         with timer.stage("composite"):
             view = render_view(frame, result, ViewMode(settings.view), self._background)
+            if result.parts and settings.overlay_boxes and settings.view != ViewMode.ALPHA.value:
+                offset = frame.shape[1] if settings.view == ViewMode.SIDE_BY_SIDE.value else 0
+                view = draw_part_boxes(view, result.parts, offset)
         return LiveFrame(view, frame, result, timer.ms)
+
+    def _parse_faces(self, frame: np.ndarray, result: FrameResult, settings: LiveSettings, timer: StageTimer) -> None:
+        """Labels, part boxes and the palette tint on the foreground the view will show."""
+        from app.core.parts import part_boxes
+
+        with timer.stage("overlay"):
+            parse = self.faces.process(frame)
+            result.labels = parse.labels
+            result.parts = [b for b in part_boxes(parse.labels, parse.roi) if _class_id(b.label) in settings.overlay_classes]
+            base = result.foreground if result.foreground is not None else frame
+            result.foreground = parse.overlay(base, settings.overlay_opacity, settings.overlay_classes)
+
+
+def _class_id(label: str) -> int:
+    from app.core.face_regions import LABEL_NAMES
+
+    return LABEL_NAMES.index(label) if label in LABEL_NAMES else -1
 
 
 def make_background(spec: str) -> BackgroundRenderer:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Iterable
 
 import cv2
 import numpy as np
@@ -97,8 +98,10 @@ class FaceParse:
             mask = np.maximum(mask, outside) if chosen else outside
         return mask
 
-    def overlay(self, frame: np.ndarray, opacity: float = 0.5) -> np.ndarray:
+    def overlay(self, frame: np.ndarray, opacity: float = 0.5, classes: Iterable[int] | None = None) -> np.ndarray:
         """The photo with palette colours blended in, anti-aliased at every class edge.
+
+        ``classes`` limits the tint to those class ids (default: all face classes).
 
         Raises:
             ValueError: opacity outside [0, 1] or a frame of another size.
@@ -114,6 +117,10 @@ class FaceParse:
         if x1 <= x0 or y1 <= y0:
             return out
         w = self.weights[1:].astype(np.float32) * np.float32(opacity / 255.0)  # (K-1)×h×w
+        if classes is not None:
+            chosen = np.zeros(len(w), np.float32)
+            chosen[[c - 1 for c in classes if 0 < c < NUM_LABELS]] = 1.0
+            w *= chosen[:, None, None]
         tint = np.tensordot(w, PALETTE[1:].astype(np.float32), axes=([0], [0]))  # h×w×3, premultiplied
         keep = 1.0 - w.sum(axis=0)
         patch = frame[y0:y1, x0:x1].astype(np.float32) * keep[..., None] + tint

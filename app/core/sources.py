@@ -291,6 +291,44 @@ class VideoFileSource(_Closeable):
             container.close()
 
 
+class LoopingVideoSource:
+    """A video file played over and over; timestamps keep increasing across loops.
+
+    Raises:
+        UnreadableVideoError: as VideoFileSource.
+    """
+
+    def __init__(self, path: str | Path, start: float = 0.0) -> None:
+        self.video = VideoFileSource(path)
+        self.name = self.video.name
+        self.video.seek(start)
+
+    @property
+    def closed(self) -> bool:
+        return self.video.closed
+
+    def __iter__(self) -> Iterator[Frame]:
+        offset = 0.0
+        while not self.video.closed:
+            last, count = 0.0, 0
+            for frame in self.video:
+                last, count = frame.timestamp, count + 1
+                yield Frame(frame.image, frame.timestamp + offset)
+            if count == 0:
+                return
+            offset += last + 1.0 / self.video.fps
+            self.video.seek(0.0)
+
+    def close(self) -> None:
+        self.video.close()
+
+    def __enter__(self) -> "LoopingVideoSource":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def av_frame_to_rgb(av_frame: Any) -> np.ndarray:
     """PyAV video frame -> H×W×3 uint8 RGB, C-contiguous."""
     return np.ascontiguousarray(av_frame.to_ndarray(format="rgb24"))

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from app.core.compose import BackgroundRenderer, composite, to_rgba
-from app.core.results import FrameResult
+from app.core.results import FrameResult, PartBox
 
 
 class ViewMode(str, Enum):
@@ -39,4 +39,21 @@ def render_view(
     if mode is ViewMode.SIDE_BY_SIDE:
         left = frame if out.shape[2] == 3 else cv2.cvtColor(frame, cv2.COLOR_RGB2RGBA)
         return np.ascontiguousarray(np.hstack([left, out]))
+    return out
+
+
+def draw_part_boxes(image: np.ndarray, parts: list[PartBox], x_offset: int = 0) -> np.ndarray:
+    """Outlines and labels each part box in its palette colour (on a copy)."""
+    from app.core.face_regions import LABEL_NAMES
+    from app.core.palette import PALETTE
+
+    out = image.copy()
+    thickness = max(1, round(max(image.shape[:2]) / 600))
+    for box in parts:
+        class_id = LABEL_NAMES.index(box.label) if box.label in LABEL_NAMES else 0
+        colour = tuple(int(c) for c in PALETTE[class_id]) + ((255,) if out.shape[2] == 4 else ())
+        x, y = box.x + x_offset, box.y
+        cv2.rectangle(out, (x, y), (x + box.width, y + box.height), colour, thickness, cv2.LINE_AA)
+        cv2.putText(out, box.label, (x, max(10, y - 3)), cv2.FONT_HERSHEY_SIMPLEX, 0.35 * thickness, colour,
+                    thickness, cv2.LINE_AA)
     return out

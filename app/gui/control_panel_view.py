@@ -81,7 +81,7 @@ class ControlPanelView(QScrollArea):
         self.camera_index.setRange(0, 15)
         self.resolution = QComboBox()
         for w, h in RESOLUTIONS:
-            self.resolution.addItem(f"{w}x{h}", (w, h))
+            self.resolution.addItem(f"{w}x{h}")
         self.fps = QSpinBox()
         self.fps.setRange(5, 120)
         self.mirror = QCheckBox("Mirror")
@@ -249,7 +249,7 @@ class ControlPanelView(QScrollArea):
         self._loading = True
         try:
             self.camera_index.setValue(s.camera_index)
-            index = self.resolution.findData((s.camera_width, s.camera_height))
+            index = self.resolution.findText(f"{s.camera_width}x{s.camera_height}")
             self.resolution.setCurrentIndex(max(index, 0))
             self.fps.setValue(s.camera_fps)
             self.mirror.setChecked(s.mirror)
@@ -303,7 +303,7 @@ class ControlPanelView(QScrollArea):
         return "transparent"
 
     def current(self) -> LiveSettings:
-        width, height = self.resolution.currentData()
+        width, height = (int(v) for v in self.resolution.currentText().split("x"))
         return self._settings.replace(
             camera_index=self.camera_index.value(), camera_width=width, camera_height=height,
             camera_fps=self.fps.value(), mirror=self.mirror.isChecked(), loop_video=self.loop.isChecked(),

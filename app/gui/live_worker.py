@@ -108,6 +108,8 @@ class InferenceWorker(QObject):
             if item is None:
                 continue
             if not self._apply_settings():
+                if self._settings is not None:  # no matting: still show the source
+                    self.frame_ready.emit(self.processor.passthrough(item[0], self._settings.mirror))
                 continue
             if self._reset.is_set():
                 self._reset.clear()
@@ -138,6 +140,8 @@ class InferenceWorker(QObject):
                 self.error.emit(str(exc))
                 return False
             self._applied = settings
+            if self.processor.overlay_error:
+                self.error.emit(self.processor.overlay_error)
         return True
 
 

@@ -325,6 +325,7 @@ class MainWindow(QMainWindow):
 
 
 def _class_swatches() -> list[tuple[int, str, tuple[int, int, int]]]:
-    from app.core.palette import CLASS_NAMES, PALETTE
+    from app.core.face_regions import LABEL_NAMES
+    from app.core.palette import PALETTE
 
-    return [(i, CLASS_NAMES[i], tuple(PALETTE[i])) for i in range(1, len(CLASS_NAMES))]
+    return [(i, LABEL_NAMES[i].replace("_", " "), tuple(int(c) for c in PALETTE[i])) for i in range(1, len(LABEL_NAMES))]

@@ -169,3 +169,15 @@ def test_open_source_dispatch(tmp_path):
         assert isinstance(source, ImageSequenceSource)
     with pytest.raises(InputError):
         open_source(str(tmp_path / "nope.xyz"))
+
+
+def test_looping_video_keeps_time_increasing(tmp_path):
+    from app.core.sources import LoopingVideoSource
+    from tests.clips import make_clip
+
+    path = make_clip(tmp_path / "loop.mp4", frames=5)
+    source = LoopingVideoSource(path)
+    stamps = [frame.timestamp for _, frame in zip(range(12), source)]
+    source.close()
+    assert source.closed
+    assert all(b > a for a, b in zip(stamps, stamps[1:]))

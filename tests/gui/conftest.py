@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+@pytest.fixture
+def settings_store(tmp_path):
+    """A QSettings file of the test's own: the user's real settings are never read or written."""
+    from PySide6.QtCore import QSettings
+
+    return QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def make_window(qtbot, settings_store, tmp_path):
+    from app.core.live_settings import LiveSettings
+    from app.gui.main_window import SETTINGS_KEY, MainWindow
+
+    windows = []
+
+    def make(models_dir, **changes):
+        base = LiveSettings(mirror=False, background="#00ff00", output_dir=str(tmp_path / "snaps"), smoothing=0.0)
+        settings_store.setValue(SETTINGS_KEY, json.dumps(base.replace(**changes).to_dict()))
+        window = MainWindow(settings_store, str(models_dir))
+        qtbot.addWidget(window)
+        window.show()
+        windows.append(window)
+        return window
+
+    yield make
+    for window in windows:
+        window.close()

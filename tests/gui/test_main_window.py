@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from app.core.writers import write_png
+from app.gui.main_window import SETTINGS_KEY
+from tests.tiny_models import person_image
+
+
+def _photo(tmp_path):
+    path = tmp_path / "person.png"
+    write_png(path, person_image(320, 240))
+    return str(path)
+
+
+def _next_frame(qtbot, window, timeout=10000):
+    with qtbot.waitSignal(window.session.worker.frame_ready, timeout=timeout) as blocker:
+        pass
+    return blocker.args[0]
+
+
+def test_image_source_is_matted_and_painted(qtbot, make_window, tiny_models_dir, tmp_path):
+    window = make_window(tiny_models_dir)
+    window.open_path(_photo(tmp_path))
+    frame = _next_frame(qtbot, window)
+    assert frame.view.shape == (240, 320, 3)
+    assert tuple(frame.view[3, 3]) == (0, 255, 0)  # background replaced
+    assert np.abs(frame.view[120, 160].astype(int) - person_image(320, 240)[120, 160]).max() <= 2
+    qtbot.waitUntil(lambda: window.last_frame is not None)
+    window._update_status()
+    assert "model rvm on cpu" in window.status.text()
+    assert not window.banner.isVisible()
+
+
+def test_view_switch_and_settings_persist(qtbot, make_window, tiny_models_dir, tmp_path, settings_store):
+    window = make_window(tiny_models_dir)
+    window.open_path(_photo(tmp_path))
+    _next_frame(qtbot, window)
+    window.panel.view.setCurrentIndex(window.panel.view.findData("alpha"))
+    window.panel.feather.setValue(3)
+    views = [_next_frame(qtbot, window).view for _ in range(5)]
+    assert views[-1][3, 3, 1] == 0 and views[-1][120, 160, 0] > 240  # alpha view: gray, person white
+    saved = json.loads(settings_store.value(SETTINGS_KEY))
+    assert saved["view"] == "alpha" and saved["feather"] == 3
+    window.close()
+    from app.gui.main_window import MainWindow
+
+    reopened = MainWindow(settings_store, str(tiny_models_dir))
+    qtbot.addWidget(reopened)
+    assert reopened.settings.view == "alpha" and reopened.panel.feather.value() == 3
+    reopened.close()
+
+
+def test_snapshot_writes_full_resolution_files(qtbot, make_window, tiny_models_dir, tmp_path):
+    window = make_window(tiny_models_dir)
+    window.open_path(_photo(tmp_path))
+    _next_frame(qtbot, window)
+    qtbot.waitUntil(lambda: window.last_frame is not None)
+    with qtbot.waitSignal(window.snapshot_finished, timeout=15000) as blocker:
+        window.snapshot()
+    message, ok = blocker.args
+    assert ok, message
+    files = sorted(p.name for p in (tmp_path / "snaps").iterdir())
+    assert any(f.endswith(".composite.png") for f in files) and any(f.endswith(".json") for f in files)
+    alpha = next((tmp_path / "snaps").glob("*.alpha.png"))
+    import cv2
+
+    assert cv2.imread(str(alpha), cv2.IMREAD_UNCHANGED).shape == (240, 320)
+
+
+def test_bad_file_shows_banner_and_app_keeps_running(qtbot, make_window, tiny_models_dir, tmp_path):
+    window = make_window(tiny_models_dir)
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video")
+    window.open_path(str(broken))
+    assert window.banner.isVisible() and "broken.mp4" in window.banner.label.text()
+    window.open_path(_photo(tmp_path))  # still works afterwards
+    assert _next_frame(qtbot, window).view.shape == (240, 320, 3)
+
+
+def test_missing_weights_banner_and_plain_preview(qtbot, make_window, tmp_path, monkeypatch):
+    monkeypatch.delenv("LIVEMATTE_MODELS", raising=False)
+    window = make_window(tmp_path / "no-models")
+    assert window.banner.isVisible() and "rvm" in window.banner.label.text()
+    window.open_path(_photo(tmp_path))
+    frame = _next_frame(qtbot, window)
+    assert np.array_equal(frame.view, person_image(320, 240))  # the source, unmatted
+
+
+def test_close_stops_threads(qtbot, make_window, tiny_models_dir, tmp_path):
+    window = make_window(tiny_models_dir)
+    window.open_path(_photo(tmp_path))
+    _next_frame(qtbot, window)
+    capture = window.session.capture
+    window.close()
+    assert not capture.is_alive() and window.session.thread.isFinished()
