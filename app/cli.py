@@ -53,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     still.add_argument("-o", "--output", default="out", help="output folder (default ./out)")
     still.add_argument(
         "--outputs", default="alpha,rgba,composite,json",
-        help="comma list of alpha, rgba, composite, json, or all (default all)",
+        help="comma list of alpha, rgba, composite, json, or all (default all); "
+        "keypoints (body keypoints as <stem>.keypoints.json) only when named",
     )
     still.add_argument(
         "--bg", default="transparent",
@@ -210,12 +211,12 @@ def _load_matting_model(args: argparse.Namespace):
 def cmd_still(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from app.core.batch import StillBatch, expand_inputs, parse_outputs, plan_jobs, run_summary
+    from app.core.batch import OPTIONAL_KINDS, OUTPUT_KINDS, StillBatch, expand_inputs, parse_outputs, plan_jobs, run_summary
     from app.core.compose import parse_background
     from app.core.errors import SettingsError
     from app.core.still import DEFAULT_PASSES, StillPipeline, StillSettings
 
-    kinds = parse_outputs(args.outputs)
+    kinds = parse_outputs(args.outputs, OUTPUT_KINDS, OPTIONAL_KINDS)
     background = parse_background(args.bg) if "composite" in kinds else None
     try:
         settings = StillSettings(args.passes or DEFAULT_PASSES, args.hard, args.threshold)
@@ -224,11 +225,13 @@ def cmd_still(args: argparse.Namespace) -> int:
     inputs = expand_inputs(args.inputs, args.recursive)
     if not inputs:
         raise SettingsError("no input images found")
-    model = _load_matting_model(args)
+    model = _load_matting_model(args) if set(kinds) - {"keypoints"} else None
+    poses = _load_pose_estimator(args) if "keypoints" in kinds else None
     jobs = plan_jobs(inputs, Path(args.output), kinds)
     batch = StillBatch(
-        StillPipeline(model, settings), background, args.overwrite, _limits(args),
+        StillPipeline(model, settings) if model else None, background, args.overwrite, _limits(args),
         describe=lambda: {"hard": settings.hard, "threshold": settings.threshold, "background": args.bg},
+        poses=poses,
     )
     bar = tqdm(total=len(jobs), unit="img", disable=args.no_progress or len(jobs) < 2, file=sys.stderr)
 
@@ -239,9 +242,17 @@ def cmd_still(args: argparse.Namespace) -> int:
 
     summary = run_summary(batch, jobs, progress)
     bar.close()
-    print(f"{summary.line()} -> {args.output} (model {model.name}, {model.provider})", file=sys.stderr)
+    used = model or poses
+    print(f"{summary.line()} -> {args.output} (model {used.name}, {used.provider})", file=sys.stderr)
     error = summary.first_error
     return error.exit_code if error is not None else 0
+
+
+def _load_pose_estimator(args: argparse.Namespace):
+    from app.core.models import SessionConfig
+    from app.core.pose import load_pose_estimator
+
+    return load_pose_estimator(args.models_dir, SessionConfig(args.provider, args.threads))
 
 
 def cmd_parse(args: argparse.Namespace) -> int:

@@ -12,8 +12,9 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from app.core.compose import Background, BackgroundRenderer, alpha_to_u8
-from app.core.errors import LiveMatteError, UnreadableImageError
+from app.core.errors import LiveMatteError, SettingsError, UnreadableImageError
 from app.core.image_io import InputLimits, is_image_path, load_image
+from app.core.pose import PoseEstimator, poses_to_json
 from app.core.still import StillPipeline
 from app.core.timing import StageTimer
 from app.core.writers import encode_png, write_json, atomic_write_bytes
@@ -22,15 +23,19 @@ _ENCODER = ThreadPoolExecutor(max_workers=3, thread_name_prefix="png-encode")
 
 OUTPUT_KINDS = ("alpha", "rgba", "composite", "json")
 DEFAULT_OUTPUTS = ("alpha", "rgba", "composite", "json")
+# Named explicitly only (not part of "all"): they need extra models.
+OPTIONAL_KINDS = ("keypoints",)
+JSON_NAMES = {"json": "{stem}.json", "keypoints": "{stem}.keypoints.json"}
 
 
-def parse_outputs(text: str, allowed: Iterable[str] = OUTPUT_KINDS) -> tuple[str, ...]:
-    """Parses ``alpha,rgba`` into a tuple of output kinds (``all`` for every kind)."""
+def parse_outputs(text: str, allowed: Iterable[str] = OUTPUT_KINDS, optional: Iterable[str] = ()) -> tuple[str, ...]:
+    """Parses ``alpha,rgba`` into a tuple of output kinds (``all`` for every ``allowed`` kind;
+    ``optional`` kinds are accepted by name only)."""
     allowed = tuple(allowed)
     if text.strip().lower() == "all":
         return allowed
     kinds = tuple(dict.fromkeys(k.strip().lower() for k in text.split(",") if k.strip()))
-    unknown = [k for k in kinds if k not in allowed]
+    unknown = [k for k in kinds if k not in allowed and k not in tuple(optional)]
     if unknown or not kinds:
         from app.core.errors import SettingsError
 
@@ -90,7 +95,7 @@ def plan_jobs(inputs: list[InputItem], out_dir: Path, kinds: tuple[str, ...]) ->
         stem = item.path.stem
         if stems.count(stem) > 1:
             stem = f"{stem}_{item.path.suffix.lstrip('.').lower()}"
-        outputs = {kind: out_dir / (f"{stem}.json" if kind == "json" else f"{stem}.{kind}.png") for kind in kinds}
+        outputs = {kind: out_dir / JSON_NAMES.get(kind, "{stem}.%s.png" % kind).format(stem=stem) for kind in kinds}
         jobs.append(StillJob(item, outputs))
     return jobs
 
@@ -128,11 +133,12 @@ class BatchSummary:
 class StillBatch:
     """Everything needed to turn image files into output files."""
 
-    pipeline: StillPipeline
+    pipeline: StillPipeline | None  # None when only keypoints are wanted
     background: Background | None
     overwrite: bool = False
     limits: InputLimits = InputLimits()
     describe: Callable[[], dict[str, object]] = dict  # extra fields for the JSON report
+    poses: PoseEstimator | None = None  # for the "keypoints" output
 
     def __post_init__(self) -> None:
         self._renderer = BackgroundRenderer(self.background, self.limits) if self.background else None
@@ -168,8 +174,33 @@ class StillBatch:
         Raises:
             OutputExistsError: an output exists and overwrite is off.
             ExportError: a file cannot be written.
+            SettingsError: keypoints wanted without a pose estimator (or matting without a pipeline).
         """
         timer = timer or StageTimer()
+        written = []
+        if "keypoints" in wanted:
+            written.append(self._write_keypoints(frame, wanted["keypoints"], source, timer))
+        matting = {k: p for k, p in wanted.items() if k != "keypoints"}
+        if matting:  # keypoints alone never pay for the matting model
+            written += self._write_matting(frame, matting, source, timer)
+        return written
+
+    def _write_keypoints(self, frame: np.ndarray, path: Path, source: str, timer: StageTimer) -> Path:
+        if self.poses is None:
+            raise SettingsError("keypoints need the pose models; none were loaded")
+        poses = self.poses.estimate(frame)
+        timer.merge(self.poses.timings)
+        report = {
+            "input": source, "width": frame.shape[1], "height": frame.shape[0],
+            "model": self.poses.name, "provider": self.poses.provider,
+            **poses_to_json(poses),
+            "timings_ms": {k: round(v, 2) for k, v in self.poses.timings.items()},
+        }
+        return write_json(path, report, overwrite=self.overwrite)
+
+    def _write_matting(self, frame: np.ndarray, wanted: dict[str, Path], source: str, timer: StageTimer) -> list[Path]:
+        if self.pipeline is None:
+            raise SettingsError("no matting model was loaded")
         result = self.pipeline.process(frame)
         background = self._renderer if "composite" in wanted else None
         rendered = self.pipeline.render(frame, result, background)

@@ -77,6 +77,7 @@ class InferenceWorker(QObject):
     frame_ready = Signal(object)  # LiveFrame
     error = Signal(str)
     model_failed = Signal(str)
+    recording_finished = Signal(str, bool)  # message, ok
 
     def __init__(self, mailbox: LatestFrameMailbox, models_dir: str | None = None) -> None:
         super().__init__()
@@ -88,6 +89,8 @@ class InferenceWorker(QObject):
         self._running = threading.Event()
         self.last_ms = 0.0
         self.disabled_reason: str | None = None
+        self._recorder = None
+        self._record_request: tuple | None = None  # ("start", path, audio) or ("stop",)
 
     def set_settings(self, settings: LiveSettings) -> None:
         """Thread-safe: the worker picks up the snapshot before its next frame."""
@@ -100,10 +103,63 @@ class InferenceWorker(QObject):
     def stop(self) -> None:
         self._running.clear()
 
+    def start_recording(self, path: str, audio_source: str | None) -> None:
+        """Thread-safe: the worker opens the clip before its next frame."""
+        self._record_request = ("start", path, audio_source)
+
+    def stop_recording(self) -> None:
+        self._record_request = ("stop",)
+
+    @property
+    def recording(self) -> bool:
+        return self._recorder is not None
+
+    def _handle_record_request(self) -> None:
+        request, self._record_request = self._record_request, None
+        if request is None:
+            return
+        self._finish_recording()
+        if request[0] == "start":
+            from app.core.recorder import ClipRecorder
+
+            try:
+                self._recorder = ClipRecorder(request[1], audio_source=request[2])
+            except LiveMatteError as exc:
+                self.recording_finished.emit(str(exc), False)
+
+    def _finish_recording(self) -> None:
+        recorder, self._recorder = self._recorder, None
+        if recorder is None:
+            return
+        try:
+            path = recorder.finish()
+        except LiveMatteError as exc:
+            self.recording_finished.emit(str(exc), False)
+            return
+        if path is None:
+            self.recording_finished.emit("Recording stopped before any frame arrived; nothing written.", False)
+        else:
+            self.recording_finished.emit(f"Recorded {recorder.frames} frames to {path}", True)
+
+    def _record(self, frame, timestamp: float) -> None:
+        try:
+            self._recorder.write(frame.view, timestamp)
+        except LiveMatteError as exc:
+            self._recorder.discard()
+            self._recorder = None
+            self.recording_finished.emit(str(exc), False)
+
     @Slot()
     def run(self) -> None:
         self._running.set()
+        try:
+            self._loop()
+        finally:
+            self._finish_recording()  # closing mid-recording still leaves a valid clip
+
+    def _loop(self) -> None:
         while self._running.is_set():
+            self._handle_record_request()
             item = self.mailbox.get(timeout=0.05)
             if item is None:
                 continue
@@ -121,6 +177,8 @@ class InferenceWorker(QObject):
                 self.error.emit(str(exc))
                 continue
             self.last_ms = (time.perf_counter() - start) * 1000
+            if self._recorder is not None:
+                self._record(frame, item[1])
             self.frame_ready.emit(frame)
 
     def _apply_settings(self) -> bool:

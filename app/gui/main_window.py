@@ -96,6 +96,7 @@ class MainWindow(QMainWindow):
         self.display_count = 0
         self.display_started = time.monotonic()
         self.source_name = "none"
+        self.source_path: str | None = None  # a video file, for audio in recordings and seeking
 
         self.preview = PreviewView()
         self.banner = BannerView()
@@ -128,18 +129,32 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         worker = self.session.worker
         worker.frame_ready.connect(self._show_frame)
-        worker.error.connect(lambda text: self.banner.show_message(text))
-        worker.model_failed.connect(lambda text: self.banner.show_message(text, "Models…"))
+        # Bound methods, never lambdas: a lambda has no thread of its own, so Qt would run it
+        # in the emitting worker thread and touch widgets from there.
+        worker.error.connect(self._show_error)
+        worker.model_failed.connect(self._show_model_error)
         self.panel.settings_changed.connect(self._settings_changed)
         self.panel.open_camera_requested.connect(self.open_camera)
         self.panel.open_video_requested.connect(self.choose_video)
         self.panel.open_image_requested.connect(self.choose_image)
         self.panel.snapshot_requested.connect(self.snapshot)
         self.panel.play_toggled.connect(self.set_playing)
+        self.panel.record_toggled.connect(self.set_recording)
+        self.panel.seek_requested.connect(self.seek)
+        worker.recording_finished.connect(self._recording_done)
         self.panel.models_requested.connect(self.open_models)
         self.snapshot_finished.connect(self._snapshot_done)
-        self.source_failed.connect(lambda text: self.banner.show_message(text))
-        self.source_ended.connect(lambda: self.statusBar().showMessage("Source ended", 3000))
+        self.source_failed.connect(self._show_error)
+        self.source_ended.connect(self._source_ended)
+
+    def _show_error(self, text: str) -> None:
+        self.banner.show_message(text)
+
+    def _show_model_error(self, text: str) -> None:
+        self.banner.show_message(text, "Models…")
+
+    def _source_ended(self) -> None:
+        self.statusBar().showMessage("Source ended", 3000)
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -197,8 +212,9 @@ class MainWindow(QMainWindow):
             )
 
     # ---- sources --------------------------------------------------------------------
-    def _open(self, frames, name: str, realtime: bool) -> None:
+    def _open(self, frames, name: str, realtime: bool, path: str | None = None) -> None:
         self.source_name = name
+        self.source_path = path
         self.session.open(frames, realtime=realtime, on_error=self.source_failed.emit, on_end=self.source_ended.emit)
         self.banner.hide()
 
@@ -226,7 +242,7 @@ class MainWindow(QMainWindow):
         try:
             if suffix in VIDEO_SUFFIXES:
                 frames = sources_bridge.video(path, loop=self.settings.loop_video)
-                self._open(frames, Path(path).name, realtime=True)
+                self._open(frames, Path(path).name, realtime=True, path=path)
             else:
                 frames = sources_bridge.image(path)
                 self._open(frames, Path(path).name, realtime=True)
@@ -237,6 +253,44 @@ class MainWindow(QMainWindow):
         capture = self.session.capture
         if capture is not None:
             (capture.paused.clear if playing else capture.paused.set)()
+
+    def seek(self, fraction: float) -> None:
+        """Reopens the video at ``fraction`` of its length; the stream state resets with it."""
+        if self.source_path is None:
+            return
+        try:
+            start = fraction * sources_bridge.duration(self.source_path)
+            frames = sources_bridge.video(self.source_path, loop=self.settings.loop_video, start=start)
+        except LiveMatteError as exc:
+            self.banner.show_message(str(exc))
+            return
+        self._open(frames, self.source_name, realtime=True, path=self.source_path)
+
+    # ---- recording --------------------------------------------------------------------
+    def set_recording(self, on: bool) -> None:
+        worker = self.session.worker
+        if on:
+            from app.core.snapshot import snapshot_stem
+
+            folder = Path(self.settings.output_dir).expanduser()
+            path = folder / (snapshot_stem().replace("snapshot", "recording") + ".mp4")
+            worker.start_recording(str(path), self.source_path)
+            self.panel.record.setText("Stop recording (R)")
+            self.statusBar().showMessage(f"Recording to {path}…")
+        else:
+            worker.stop_recording()
+            self.panel.record.setText("Record (R)")
+
+    def _recording_done(self, message: str, ok: bool) -> None:
+        if self.panel.record.isChecked():
+            self.panel.record.blockSignals(True)
+            self.panel.record.setChecked(False)
+            self.panel.record.setText("Record (R)")
+            self.panel.record.blockSignals(False)
+        if ok:
+            self.statusBar().showMessage(message, 10000)
+        else:
+            self.banner.show_message(message)
 
     # ---- frames and status ------------------------------------------------------------
     def _show_frame(self, frame) -> None:

@@ -21,3 +21,9 @@ def video(path: str, *, loop: bool, start: float = 0.0) -> VideoFileSource | Loo
 
 def image(path: str) -> StillSource:
     return StillSource(path, count=None, fps=STILL_FPS)
+
+
+def duration(path: str) -> float:
+    """Length of a video in seconds (0 when the container does not say)."""
+    with VideoFileSource(path) as source:
+        return source.duration or 0.0

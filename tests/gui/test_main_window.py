@@ -96,3 +96,88 @@ def test_close_stops_threads(qtbot, make_window, tiny_models_dir, tmp_path):
     capture = window.session.capture
     window.close()
     assert not capture.is_alive() and window.session.thread.isFinished()
+
+
+def _clip(tmp_path, frames=40):
+    from tests.clips import make_clip
+
+    return str(make_clip(tmp_path / "clip.mp4", frames=frames))
+
+
+def test_video_plays_and_status_numbers_move(qtbot, make_window, tiny_models_dir, tmp_path):
+    window = make_window(tiny_models_dir, loop_video=True)
+    window.open_path(_clip(tmp_path))
+    for _ in range(6):
+        frame = _next_frame(qtbot, window)
+    assert frame.view.shape == (120, 160, 3)
+    qtbot.wait(600)
+    assert "capture 0.0 fps" not in window.status.text() and "display" in window.status.text()
+    assert window.session.capture.fps() > 5
+
+
+def test_record_writes_playable_clip_with_the_frames(qtbot, make_window, tiny_models_dir, tmp_path):
+    import re
+
+    import av
+
+    window = make_window(tiny_models_dir, loop_video=True)
+    window.open_path(_clip(tmp_path))
+    _next_frame(qtbot, window)
+    window.panel.record.setChecked(True)
+    for _ in range(8):
+        _next_frame(qtbot, window)
+    with qtbot.waitSignal(window.session.worker.recording_finished, timeout=10000) as blocker:
+        window.panel.record.setChecked(False)
+    message, ok = blocker.args
+    assert ok, message
+    count = int(re.search(r"Recorded (\d+) frames", message).group(1))
+    path = next((tmp_path / "snaps").glob("recording-*.mp4"))
+    with av.open(str(path)) as container:
+        assert container.streams.audio  # the source file's audio came along
+        assert sum(1 for _ in container.decode(video=0)) == count >= 8
+
+
+def test_close_during_recording_leaves_a_valid_file(qtbot, make_window, tiny_models_dir, tmp_path):
+    import av
+
+    window = make_window(tiny_models_dir, loop_video=True)
+    window.open_path(_clip(tmp_path))
+    _next_frame(qtbot, window)
+    window.panel.record.setChecked(True)
+    for _ in range(4):
+        _next_frame(qtbot, window)
+    window.close()
+    files = list((tmp_path / "snaps").iterdir())
+    assert all(not f.name.endswith(".part") for f in files)
+    for f in files:
+        with av.open(str(f)) as container:
+            assert sum(1 for _ in container.decode(video=0)) >= 1
+
+
+def test_stress_switching_models_sources_backgrounds(qtbot, make_window, tiny_models_dir, tmp_path):
+    import time
+
+    window = make_window(tiny_models_dir, loop_video=True)
+    clip, photo = _clip(tmp_path), _photo(tmp_path)
+    errors = []
+    window.session.worker.error.connect(errors.append)
+    window.session.worker.model_failed.connect(errors.append)
+    models = ["rvm", "selfie", "meet", "sinet"]
+    backgrounds = ["blur", "colour", "transparent"]
+    end = time.monotonic() + 3.0
+    i = 0
+    while time.monotonic() < end:
+        window.panel.model.setCurrentText(models[i % len(models)])
+        window.panel.background_kind.setCurrentText(backgrounds[i % len(backgrounds)])
+        window.panel.view.setCurrentIndex(i % 4)
+        if i % 5 == 0:
+            window.open_path(clip if i % 10 == 0 else photo)
+        qtbot.wait(40)
+        i += 1
+    _next_frame(qtbot, window)
+    assert errors == []
+    capture, thread = window.session.capture, window.session.thread
+    started = time.monotonic()
+    window.close()
+    assert time.monotonic() - started < 2.0
+    assert not capture.is_alive() and thread.isFinished()

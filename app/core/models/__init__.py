@@ -7,6 +7,7 @@ import os
 from app.core.errors import UnknownModelError
 from app.core.models import rvm, segmenter  # noqa: F401  (fill the adapter registry)
 from app.core.models import face_mesh, hair, yunet  # noqa: F401  (face parsing adapters)
+from app.core.models import pose  # noqa: F401  (body keypoint adapters)
 from app.core.models.base import ADAPTERS, MattingModel, MattingOutput
 from app.core.models.manifest import ModelSpec, load_manifest, models_for_task
 from app.core.models.session import SessionConfig, create_session
