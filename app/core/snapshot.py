@@ -28,6 +28,16 @@ def _still_model(settings: LiveSettings, models_dir: str | None):
         return _models[key]
 
 
+def _face_parser(settings: LiveSettings, models_dir: str | None):
+    from app.core.parsing import load_face_parser
+
+    key = ("faces", settings.provider, settings.threads, None, models_dir)
+    with _lock:
+        if key not in _models:
+            _models[key] = load_face_parser(models_dir, SessionConfig(settings.provider, settings.threads))
+        return _models[key]
+
+
 def snapshot_stem(now: float | None = None) -> str:
     now = time.time() if now is None else now
     return time.strftime("snapshot-%Y%m%d-%H%M%S", time.localtime(now)) + f"-{int(now * 1000) % 1000:03d}"
@@ -42,13 +52,30 @@ def save_snapshot(frame: np.ndarray, settings: LiveSettings, models_dir: str | N
     """
     still = StillSettings(hard=settings.threshold_enabled, threshold=settings.threshold)
     model = _still_model(settings, models_dir)
+    kinds = settings.snapshot_kinds
+    faces = _face_parser(settings, models_dir) if {"labels", "overlay"} & set(kinds) else None
+    stem = stem or snapshot_stem()
+    out = Path(settings.output_dir).expanduser()
+    wanted = {k: out / (f"{stem}.json" if k == "json" else f"{stem}.{k}.png") for k in kinds}
     with _lock:  # one snapshot at a time per model instance
         batch = StillBatch(StillPipeline(model, still), _background(settings.background))
-        stem = stem or snapshot_stem()
-        out = Path(settings.output_dir).expanduser()
-        kinds = [k for k in settings.snapshot_kinds if k in ("alpha", "rgba", "composite", "json")]
-        wanted = {k: out / (f"{stem}.json" if k == "json" else f"{stem}.{k}.png") for k in kinds}
-        return batch.write_frame(frame, wanted, "live view")
+        matte_kinds = {k: p for k, p in wanted.items() if k in ("alpha", "rgba", "composite", "json")}
+        written = batch.write_frame(frame, matte_kinds, "live view")
+        if faces is not None:
+            written += _write_face_outputs(frame, faces.parse(frame), wanted, settings)
+    return written
+
+
+def _write_face_outputs(frame: np.ndarray, parse, wanted: dict[str, Path], settings: LiveSettings) -> list[Path]:
+    from app.core.palette import write_label_png
+    from app.core.writers import write_png
+
+    written = []
+    if "labels" in wanted:
+        written.append(write_label_png(wanted["labels"], parse.labels))
+    if "overlay" in wanted:
+        written.append(write_png(wanted["overlay"], parse.overlay(frame, settings.overlay_opacity, settings.overlay_classes)))
+    return written
 
 
 def _background(spec: str):

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.live_settings import RATIOS, LiveSettings
+from app.core.live_settings import RATIOS, SNAPSHOT_KINDS, LiveSettings
 from app.core.view import ViewMode
 
 RESOLUTIONS = ((640, 480), (1280, 720), (1920, 1080))
@@ -233,6 +233,14 @@ class ControlPanelView(QScrollArea):
         row.addWidget(self.output_dir)
         row.addWidget(browse)
         form.addRow("Folder", row)
+        kinds = QGridLayout()
+        self.snapshot_boxes: dict[str, QCheckBox] = {}
+        for i, kind in enumerate(SNAPSHOT_KINDS):
+            check = QCheckBox({"rgba": "RGBA cut-out", "labels": "label map", "json": "JSON"}.get(kind, kind))
+            check.toggled.connect(self._emit)
+            self.snapshot_boxes[kind] = check
+            kinds.addWidget(check, i // 3, i % 3)
+        form.addRow("Snapshot", kinds)
         buttons = QHBoxLayout()
         self.snapshot = QPushButton("Snapshot (Space)")
         self.snapshot.clicked.connect(self.snapshot_requested)
@@ -272,6 +280,8 @@ class ControlPanelView(QScrollArea):
             for class_id, check in self.class_boxes.items():
                 check.setChecked(class_id in s.overlay_classes)
             self.output_dir.setText(s.output_dir)
+            for kind, check in self.snapshot_boxes.items():
+                check.setChecked(kind in s.snapshot_kinds)
         finally:
             self._loading = False
         self._settings = s
@@ -315,6 +325,7 @@ class ControlPanelView(QScrollArea):
             overlay_opacity=self.overlay_opacity.value() / 100, overlay_boxes=self.overlay_boxes.isChecked(),
             overlay_classes=tuple(c for c, check in self.class_boxes.items() if check.isChecked()),
             output_dir=self.output_dir.text().strip() or self._settings.output_dir,
+            snapshot_kinds=tuple(k for k, check in self.snapshot_boxes.items() if check.isChecked()),
         )
 
     def _emit(self, *_: object) -> None:
