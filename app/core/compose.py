@@ -100,8 +100,8 @@ class BackgroundRenderer:
         self._source = load_image(background.path, limits) if background.kind == "image" else None
         self._cache: tuple[tuple[int, int], np.ndarray] | None = None
 
-    def render(self, frame: np.ndarray, alpha: np.ndarray) -> np.ndarray | None:
-        """The background for this frame, or None for a transparent one."""
+    def render(self, frame: np.ndarray, alpha: np.ndarray, timestamp: float = 0.0) -> np.ndarray | None:
+        """The background for this frame, or None for a transparent one (``timestamp``: for video backgrounds)."""
         height, width = frame.shape[:2]
         kind = self.background.kind
         if kind == "transparent":

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from app.core.compose import BackgroundRenderer, parse_background
+from app.core.compose import BackgroundRenderer
 from app.core.errors import ModelError
 from app.core.live_settings import LiveSettings
 from app.core.models import SessionConfig, get_spec, load_model
@@ -63,7 +63,10 @@ class LiveProcessor:
         if self.stream is not None:
             self.stream.update_settings(stream_settings(settings))
         if old is None or old.background != settings.background:
+            close = getattr(self._background, "close", None)
             self._background = make_background(settings.background)
+            if close is not None:
+                close()
         self._configure_faces(old, settings)
         self.settings = settings
 
@@ -118,7 +121,7 @@ class LiveProcessor:
         if self.faces is not None:
             self._parse_faces(frame, result, settings, timer)
         with timer.stage("composite"):
-            view = render_view(frame, result, ViewMode(settings.view), self._background)
+            view = render_view(frame, result, ViewMode(settings.view), self._background, timestamp)
             if result.parts and settings.overlay_boxes and settings.view != ViewMode.ALPHA.value:
                 offset = frame.shape[1] if settings.view == ViewMode.SIDE_BY_SIDE.value else 0
                 view = draw_part_boxes(view, result.parts, offset)
@@ -142,8 +145,11 @@ def _class_id(label: str) -> int:
     return LABEL_NAMES.index(label) if label in LABEL_NAMES else -1
 
 
-def make_background(spec: str) -> BackgroundRenderer:
-    return BackgroundRenderer(parse_background(spec))
+def make_background(spec: str):
+    """A colour/image/blur/transparent renderer, or a looping video background."""
+    from app.core.video_export import make_background as make_any_background
+
+    return make_any_background(spec)
 
 
 def stream_settings(settings: LiveSettings):

@@ -79,6 +79,8 @@ def _write_face_outputs(frame: np.ndarray, parse, wanted: dict[str, Path], setti
 
 
 def _background(spec: str):
-    if spec.startswith("video:"):
+    from app.core.sources import VIDEO_SUFFIXES
+
+    if Path(spec).suffix.lower() in VIDEO_SUFFIXES:  # a still has no time: keep the cut-out transparent
         return parse_background("transparent")
     return parse_background(spec)

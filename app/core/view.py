@@ -26,6 +26,7 @@ def render_view(
     result: FrameResult,
     mode: ViewMode,
     background: BackgroundRenderer | None,
+    timestamp: float = 0.0,
 ) -> np.ndarray:
     """The preview image: RGB uint8, or RGBA where the background is transparent."""
     fg = result.foreground if result.foreground is not None else frame
@@ -34,7 +35,7 @@ def render_view(
         return cv2.cvtColor(gray, cv2.COLOR_GRAY2RGB)
     if mode is ViewMode.FOREGROUND:
         return to_rgba(fg, result.alpha)
-    bg = background.render(frame, result.alpha) if background is not None else None
+    bg = background.render(frame, result.alpha, timestamp) if background is not None else None
     out = to_rgba(fg, result.alpha) if bg is None else composite(fg, result.alpha, bg)
     if mode is ViewMode.SIDE_BY_SIDE:
         left = frame if out.shape[2] == 3 else cv2.cvtColor(frame, cv2.COLOR_RGB2RGBA)

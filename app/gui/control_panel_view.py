@@ -6,6 +6,8 @@ signals; it does no image work.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QPixmap
 from PySide6.QtWidgets import (
@@ -28,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.sources import VIDEO_SUFFIXES
 from app.core.live_settings import RATIOS, SNAPSHOT_KINDS, LiveSettings
 from app.core.view import ViewMode
 
@@ -294,9 +297,9 @@ class ControlPanelView(QScrollArea):
         elif lowered.startswith("blur"):
             kind = "blur"
             self.blur.setValue(int(lowered.partition(":")[2] or 25))
-        elif spec.startswith("video:"):
-            kind, self._background_path = "video", spec[6:]
-        elif "." in spec.rsplit("/", 1)[-1] and not spec.startswith("#"):
+        elif Path(spec).suffix.lower() in VIDEO_SUFFIXES:
+            kind, self._background_path = "video", spec
+        elif Path(spec).suffix and not spec.startswith("#"):
             kind, self._background_path = "image", spec
         else:
             kind, self._background_colour = "colour", spec
@@ -309,7 +312,7 @@ class ControlPanelView(QScrollArea):
         if kind == "colour":
             return self._background_colour
         if kind in ("image", "video") and self._background_path:
-            return self._background_path if kind == "image" else f"video:{self._background_path}"
+            return self._background_path
         return "transparent"
 
     def current(self) -> LiveSettings:

@@ -22,9 +22,11 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.errors import LiveMatteError
+from app.core.image_io import SUPPORTED_SUFFIXES as IMAGE_SUFFIXES
 from app.core.live_settings import LiveSettings
 from app.core.models import matting_models
 from app.core.models.session import available_providers
+from app.core.sources import VIDEO_SUFFIXES
 from app.core.view import ViewMode
 from app.gui import sources_bridge
 from app.gui.control_panel_view import ControlPanelView
@@ -32,8 +34,6 @@ from app.gui.live_worker import LiveSession
 from app.gui.preview_view import PreviewView
 
 SETTINGS_KEY = "live/settings"
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
-VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v"}
 
 SHORTCUTS = [
     ("Space", "Snapshot"),
@@ -341,14 +341,25 @@ class MainWindow(QMainWindow):
 
     # ---- misc -------------------------------------------------------------------------
     def open_models(self) -> None:
-        from app.core.models.manifest import load_manifest
-        from app.core.models.store import find_weights
+        """Shows the Models dialog (non-modal); one instance, so running downloads survive closing it."""
+        from app.gui.models_dialog import ModelsDialog
 
-        lines = []
-        for name, spec in load_manifest().items():
-            found = find_weights(spec, self.models_dir)
-            lines.append(f"{name} ({spec.task}, {spec.licence}): {found.path if found else 'missing'}")
-        QMessageBox.information(self, "Models", "\n".join(lines) + "\n\nSee `livematte models` for how to get missing ones.")
+        dialog = getattr(self, "models_dialog", None)
+        if dialog is None:
+            dialog = self.models_dialog = ModelsDialog(self.models_dir, parent=self)
+            dialog.models_changed.connect(self._models_changed)
+        else:
+            dialog.refresh()  # files may have been added by hand since it was last shown
+        dialog.show()
+        dialog.raise_()
+        dialog.activateWindow()
+
+    def _models_changed(self) -> None:
+        # the "no weights" banner is stale now; _check_models shows it again if still true
+        self.banner.hide()
+        self._check_models()
+        # a fresh snapshot clears the worker's disabled state, so it loads the new weights
+        self.session.worker.set_settings(self.settings)
 
     def show_shortcuts(self) -> None:
         text = "\n".join(f"{key:<14} {what}" for key, what in SHORTCUTS)

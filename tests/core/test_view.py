@@ -33,3 +33,17 @@ def test_transparent_background_keeps_alpha():
     assert out.shape == (20, 30, 4) and out[0, 0, 3] == 0 and out[0, -1, 3] == 255
     side = render_view(frame, _result(), ViewMode.SIDE_BY_SIDE, None)
     assert side.shape == (20, 60, 4) and side[0, 0, 3] == 255
+
+
+def test_video_background_follows_the_timestamp(tmp_path):
+    from app.core.live import make_background
+    from tests.clips import make_clip
+
+    clip = make_clip(tmp_path / "bg.mp4", frames=12, audio=False)
+    background = make_background(str(clip))
+    frame = np.zeros((60, 80, 3), np.uint8)
+    result = FrameResult(alpha=np.zeros((60, 80), np.float32), foreground=frame)
+    first = render_view(frame, result, ViewMode.COMPOSITE, background, 0.0)
+    later = render_view(frame, result, ViewMode.COMPOSITE, background, 0.3)
+    assert first.shape == (60, 80, 3) and not np.array_equal(first, later)  # the background video moves
+    background.close()
