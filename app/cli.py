@@ -27,6 +27,14 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_batch_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("inputs", nargs="+", help="image files, folders or glob patterns")
+    parser.add_argument("-o", "--output", default="out", help="output folder (default ./out)")
+    parser.add_argument("--recursive", "-r", action="store_true", help="look into sub-folders too")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
 def _add_limit_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("input limits")
     group.add_argument("--min-side", type=int, default=32, help="smallest accepted side in px (default 32)")
@@ -49,8 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
         "still", help="matte still images (files, folders, globs)",
         description="Matte still images. Writes <stem>.<kind>.png (and <stem>.json) per input.",
     )
-    still.add_argument("inputs", nargs="+", help="image files, folders or glob patterns")
-    still.add_argument("-o", "--output", default="out", help="output folder (default ./out)")
+    _add_batch_options(still)
     still.add_argument(
         "--outputs", default="alpha,rgba,composite,json",
         help="comma list of alpha, rgba, composite, json, or all (default all); "
@@ -63,9 +70,6 @@ def build_parser() -> argparse.ArgumentParser:
     still.add_argument("--hard", action="store_true", help="binary cut at --threshold instead of soft alpha")
     still.add_argument("--threshold", type=float, default=0.5, help="threshold for --hard (default 0.5)")
     still.add_argument("--passes", type=int, default=None, help="recurrent passes per still (RVM; default 3)")
-    still.add_argument("--recursive", "-r", action="store_true", help="look into sub-folders too")
-    still.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    still.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_model_options(still)
     _add_limit_options(still)
     still.set_defaults(run=cmd_still)
@@ -75,8 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Parse faces in still images. Writes <stem>.labels.png (palette PNG: pixel = class id), "
         "<stem>.overlay.png, <stem>.parts.png (cut-out of --parts) and <stem>.parse.json (part boxes, faces, timings).",
     )
-    parse.add_argument("inputs", nargs="+", help="image files, folders or glob patterns")
-    parse.add_argument("-o", "--output", default="out", help="output folder (default ./out)")
+    _add_batch_options(parse)
     parse.add_argument(
         "--outputs", default="labels,overlay,parts,json",
         help="comma list of labels, overlay, parts, json, or all (default all)",
@@ -88,9 +91,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parse.add_argument("--overlay-opacity", type=float, default=0.5, help="colour overlay opacity 0..1 (default 0.5)")
     parse.add_argument("--no-hair", action="store_true", help="skip the hair model (faster; no hair class)")
-    parse.add_argument("--recursive", "-r", action="store_true", help="look into sub-folders too")
-    parse.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    parse.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_model_options(parse)
     _add_limit_options(parse)
     parse.set_defaults(run=cmd_parse)
@@ -159,6 +159,79 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", action="store_true", help="print JSON instead of a table")
     _add_model_options(bench)
     bench.set_defaults(run=cmd_bench)
+
+    serve = commands.add_parser(
+        "serve", help="local HTTP service answering JD SelfieSeg, Face++ segment and PicUP matting requests",
+        description="Serve the still pipeline over HTTP on this machine (docs at /docs, health at /health). "
+        "Programs written for the cloud APIs switch by changing their base URL. Never downloads anything.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve.add_argument(
+        "--api-key", default=None,
+        help="require this key (X-API-Key, Bearer, APIKEY header, appkey/api_key); default $LIVEMATTE_API_KEY or none",
+    )
+    serve.add_argument("--max-request-mb", type=float, default=32.0, help="largest request body in MB (default 32; 413 beyond)")
+    serve.add_argument("--max-file-mb", type=float, default=20.0, help="largest image file in MB (default 20)")
+    serve.add_argument("--max-side", type=int, default=8192, help="largest image side in px (default 8192)")
+    serve.add_argument("--min-side", type=int, default=32, help="smallest image side in px (default 32)")
+    serve.add_argument("--max-pending", type=int, default=8, help="requests in progress at once; more get 'busy' (default 8)")
+    _add_model_options(serve)
+    serve.set_defaults(run=cmd_serve)
+
+    live = commands.add_parser(
+        "live", help="the live view without a window: camera or file in, virtual camera out",
+        description="Run the live pipeline without a window, e.g. `livematte live --source 0 --bg blur:25 "
+        "--virtual-cam` to use LiveMatte as the webcam in Zoom, Meet, Teams or OBS. Settings start from the "
+        "defaults, then --preset, then the options given here. A status line shows FPS, inference time and "
+        "dropped frames; Ctrl-C (or SIGTERM) stops cleanly with exit code 0.",
+    )
+    live.add_argument("--source", "-s", default="0",
+                      help="camera index, /dev/videoN, video file (loops), image folder or image (default 0)")
+    live.add_argument("--preset", default=None, help="start from this preset (see --list-presets)")
+    live.add_argument("--presets-dir", default=None, help="folder of your own presets (default: the user config folder)")
+    live.add_argument("--list-presets", action="store_true", help="list the presets and exit")
+    live.add_argument("--save-preset", metavar="NAME", default=None,
+                      help="save the resulting settings as a preset and exit (with --overwrite to replace one)")
+    live.add_argument("--overwrite", action="store_true", help="--save-preset: replace a preset of the same name")
+    source = live.add_argument_group("source")
+    source.add_argument("--size", default=None, help="camera resolution WxH (default 1280x720)")
+    source.add_argument("--fps", type=int, default=None, help="camera frame rate (default 30)")
+    source.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=None,
+                        help="mirror the picture like a selfie view (default on)")
+    source.add_argument("--loop", action=argparse.BooleanOptionalAction, default=None,
+                        help="loop a video file (default on)")
+    look = live.add_argument_group("background, view and matte")
+    look.add_argument("--bg", default=None,
+                      help="background: colour (#00ff00, green), image path, blur:N or transparent (default blur:25)")
+    look.add_argument("--view", default=None, choices=["composite", "alpha", "foreground", "side_by_side"],
+                      help="what is shown and sent (default composite)")
+    look.add_argument("--threshold", type=float, default=None, help="hard cut at this alpha (default: soft edges)")
+    look.add_argument("--soft", action="store_true", help="soft edges even if the preset sets a threshold")
+    look.add_argument("--feather", type=int, default=None, help="soft edge in px, outward only (default 0)")
+    look.add_argument("--expand", type=int, default=None, help="grow (>0) or shrink (<0) the matte in px (default 0)")
+    look.add_argument("--smoothing", type=float, default=None, help="temporal smoothing, 0-0.99 (default 0.5)")
+    look.add_argument("--every", type=int, default=None, help="compute the mask every N frames (default 1)")
+    face = live.add_argument_group("face overlay")
+    face.add_argument("--face-overlay", action=argparse.BooleanOptionalAction, default=None,
+                      help="tint face parts in their palette colours (needs the face models)")
+    face.add_argument("--overlay-opacity", type=float, default=None, help="overlay opacity 0..1 (default 0.5)")
+    face.add_argument("--overlay-parts", default=None,
+                      help="comma list of face classes to tint, e.g. hair,lips (default all)")
+    face.add_argument("--overlay-boxes", action=argparse.BooleanOptionalAction, default=None,
+                      help="outline and label each face part")
+    out = live.add_argument_group("output")
+    out.add_argument("--virtual-cam", action="store_true", help="send the view to a virtual camera")
+    out.add_argument("--virtual-cam-backend", default="auto",
+                     choices=["auto", "v4l2loopback", "obs", "unitycapture", "fake"],
+                     help="virtual camera backend (default auto; fake: no device, for testing)")
+    out.add_argument("--virtual-cam-device", default=None, help="device to use, e.g. /dev/video10 (default: first free)")
+    out.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
+    out.add_argument("--preview-png", default=None,
+                     help="at the end, save the last frame (as the virtual camera got it, if on) to this PNG")
+    out.add_argument("--no-status", action="store_true", help="no status line")
+    _add_model_options(live)
+    live.set_defaults(run=cmd_live)
     return parser
 
 
@@ -546,6 +619,44 @@ def cmd_video(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    import os
+
+    import uvicorn
+
+    from app.core.errors import SettingsError
+    from app.core.image_io import InputLimits
+    from app.core.models import SessionConfig
+    from app.service.app import create_app
+    from app.service.engine import ServiceLimits, load_engine
+
+    api_key = args.api_key or os.environ.get("LIVEMATTE_API_KEY") or None
+    try:
+        image = InputLimits(args.min_side, args.max_side, int(args.max_file_mb * 1024 * 1024))
+        limits = ServiceLimits(int(args.max_request_mb * 1024 * 1024), image, args.max_pending)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from exc
+    if not _is_loopback(args.host) and not api_key:
+        print(f"livematte: warning: serving on {args.host} without --api-key: anyone on the network can use it",
+              file=sys.stderr)
+    engine = load_engine(args.model, args.models_dir, SessionConfig(args.provider, args.threads), limits, api_key)
+    print(f"livematte: serving model {engine.model_name} ({engine.provider}) on http://{args.host}:{args.port} "
+          f"(docs: /docs){'; API key required' if api_key else ''}", file=sys.stderr)
+    uvicorn.run(create_app(engine), host=args.host, port=args.port, log_level="debug" if args.verbose else "warning")
+    return 0
+
+
+def _is_loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     import json
 
@@ -570,6 +681,184 @@ def cmd_bench(args: argparse.Namespace) -> int:
         report.baseline_fps = run_baseline(frames, args.models_dir, args.ratio or 0.25, args.threads)
     print(json.dumps(report.to_dict(), indent=2) if args.json else "\n".join(report.lines()))
     return 0
+
+
+def cmd_live(args: argparse.Namespace) -> int:
+    """``livematte live``: the headless live view (see the parser's description)."""
+    import signal
+    import threading
+
+    from app.core.headless import HeadlessLive, open_live_source, source_fps
+    from app.core.presets import Preset, PresetStore
+
+    store = PresetStore(args.presets_dir)
+    if args.list_presets:
+        return _print_presets(store)
+    settings = _live_settings(args, store)
+    if args.save_preset:
+        path = store.save(Preset.from_settings(args.save_preset, settings), overwrite=args.overwrite)
+        print(f"saved preset '{args.save_preset}' to {path}", file=sys.stderr)
+        return 0
+    source = open_live_source(args.source, settings)
+    camera = _live_camera(args, source_fps(source, settings.camera_fps)) if args.virtual_cam else None
+    live = HeadlessLive(source, settings, models_dir=args.models_dir, camera=camera)
+    stop = threading.Event()
+    status = _StatusLine(enabled=not args.no_status)
+
+    def on_signal(signum, frame) -> None:
+        stop.set()  # ends between two frames; the loop then closes the camera and the device
+
+    handled = (signal.SIGINT, signal.SIGTERM)
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {sig: signal.signal(sig, on_signal) for sig in handled}
+    target = f"virtual camera ({args.virtual_cam_backend})" if camera is not None else "no output"
+    print(f"livematte live: {getattr(source, 'name', args.source)} -> {target}; Ctrl-C stops", file=sys.stderr, flush=True)
+    try:
+        final = live.run(stop, duration=args.duration, on_status=status.show, status_every=status.every)
+    finally:
+        status.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    for warning in live.warnings:
+        print(f"livematte: warning: {warning}", file=sys.stderr)
+    if args.preview_png and live.last_frame is not None:
+        _save_preview(Path(args.preview_png), live.last_frame.view, camera)
+    how = "stopped" if stop.is_set() else "finished"
+    print(_live_summary(how, final, live, camera), file=sys.stderr)
+    return 0
+
+
+def _live_settings(args: argparse.Namespace, store):
+    """Defaults, then the preset, then the options given on the command line.
+
+    Raises:
+        SettingsError: a bad option value (PresetError: an unknown or broken preset).
+    """
+    from app.core.errors import SettingsError
+    from app.core.live_settings import LiveSettings
+
+    settings = LiveSettings(provider=args.provider, threads=args.threads)
+    if args.preset:
+        settings = store.get(args.preset).apply(settings)
+    try:
+        return settings.replace(**_live_changes(args))
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(str(exc)) from exc
+
+
+def _live_changes(args: argparse.Namespace) -> dict:
+    """Only the settings the user gave (None = not given), so a preset's values stay otherwise."""
+    from app.core.errors import SettingsError
+
+    given = {
+        "model": args.model, "ratio": args.ratio, "camera_fps": args.fps, "mirror": args.mirror,
+        "loop_video": args.loop, "background": args.bg, "view": args.view, "feather": args.feather,
+        "expand": args.expand, "smoothing": args.smoothing, "every_n": args.every,
+        "overlay_enabled": args.face_overlay, "overlay_opacity": args.overlay_opacity,
+        "overlay_boxes": args.overlay_boxes,
+    }
+    changes = {key: value for key, value in given.items() if value is not None}
+    if args.source.strip().isdigit():
+        changes["camera_index"] = int(args.source)
+    if args.size:
+        try:
+            changes["camera_width"], changes["camera_height"] = (int(v) for v in args.size.lower().split("x"))
+        except ValueError as exc:
+            raise SettingsError(f"--size must look like 1280x720, got {args.size!r}") from exc
+    if args.threshold is not None:
+        changes.update(threshold_enabled=True, threshold=args.threshold)
+    if args.soft:
+        changes["threshold_enabled"] = False
+    if args.overlay_parts:
+        changes["overlay_classes"] = _overlay_classes(args.overlay_parts)
+    return changes
+
+
+def _overlay_classes(text: str) -> tuple[int, ...]:
+    """'hair,lips' -> class ids; 'lips' and 'brows'/'eyes' name both of a pair.
+
+    Raises:
+        SettingsError: an unknown part name.
+    """
+    from app.core.errors import SettingsError
+    from app.core.face_regions import LABEL_NAMES
+
+    groups = {"lips": ("upper_lip", "lower_lip"), "eyes": ("left_eye", "right_eye"),
+              "brows": ("left_brow", "right_brow"), "mouth": ("upper_lip", "inner_mouth", "lower_lip")}
+    ids: list[int] = []
+    for part in (p.strip().lower().replace(" ", "_") for p in text.split(",") if p.strip()):
+        names = groups.get(part, (part,))
+        for name in names:
+            if name not in LABEL_NAMES[1:]:
+                raise SettingsError(f"unknown face part '{part}'; use {', '.join(LABEL_NAMES[1:])}, "
+                                    f"or {', '.join(groups)}")
+            ids.append(LABEL_NAMES.index(name))
+    return tuple(sorted(set(ids)))
+
+
+def _print_presets(store) -> int:
+    for preset in store.list():
+        kind = "built-in" if preset.builtin else f"yours, {preset.path}"
+        print(f"{preset.name}  ({kind})\n    {preset.description or '-'}")
+    print(f"\nyour presets are saved in {store.folder}", file=sys.stderr)
+    return 0
+
+
+def _live_camera(args: argparse.Namespace, fps: float):
+    from app.core.virtual_camera import PacedVirtualCamera, make_sink
+
+    return PacedVirtualCamera(make_sink(args.virtual_cam_backend, args.virtual_cam_device), fps)
+
+
+def _save_preview(path: Path, view, camera) -> None:
+    from app.core.virtual_camera import to_camera_frame
+    from app.core.writers import write_png
+
+    image = to_camera_frame(view, *camera.size, camera.fill) if camera is not None and camera.size else view
+    write_png(path, image, overwrite=True)
+    print(f"last frame saved to {path}", file=sys.stderr)
+
+
+def _live_summary(how: str, final, live, camera) -> str:
+    average = final.frames / final.elapsed if final.elapsed > 0 else 0.0
+    model = live.processor.model
+    text = (
+        f"livematte live: {how} after {final.elapsed:.1f} s: {final.frames} frames, {average:.1f} fps, "
+        f"inference {final.inference_ms:.1f} ms, dropped {final.dropped} "
+        f"(model {getattr(model, 'name', '-')}, {getattr(model, 'provider', '-')})"
+    )
+    if camera is not None and camera.size is not None:
+        stats = camera.stats()
+        width, height = camera.size
+        text += (f"; virtual camera {camera.sink.name} {width}x{height} @ {camera.fps:g} fps: "
+                 f"{stats.sent} frames sent, {stats.repeated} repeated")
+    return text
+
+
+class _StatusLine:
+    """The one-line status on stderr: rewritten in place on a terminal, a plain line every few seconds otherwise."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.tty = sys.stderr.isatty()
+        self.every = 0.5 if self.tty else 5.0  # a log file gets a line now and then, not a flood
+        self._shown = False
+
+    def show(self, status) -> None:
+        if not self.enabled:
+            return
+        if self.tty:
+            sys.stderr.write("\r" + status.line() + "\x1b[K")  # \x1b[K clears what a longer line left
+        else:
+            sys.stderr.write(status.line() + "\n")
+        sys.stderr.flush()
+        self._shown = True
+
+    def close(self) -> None:
+        if self._shown and self.tty:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
 
 
 if __name__ == "__main__":

@@ -129,19 +129,18 @@ class BatchSummary:
         )
 
 
-@dataclass
-class StillBatch:
-    """Everything needed to turn image files into output files."""
+class FileJobs:
+    """The per-file loop shared by ``still`` and ``parse``: skip, decode, write, report.
 
-    pipeline: StillPipeline | None  # None when only keypoints are wanted
-    background: Background | None
-    overwrite: bool = False
-    limits: InputLimits = InputLimits()
-    describe: Callable[[], dict[str, object]] = dict  # extra fields for the JSON report
-    poses: PoseEstimator | None = None  # for the "keypoints" output
+    Subclasses are dataclasses with ``overwrite`` and ``limits`` fields and a
+    ``write_frame(frame, wanted, source, timer)`` method.
+    """
 
-    def __post_init__(self) -> None:
-        self._renderer = BackgroundRenderer(self.background, self.limits) if self.background else None
+    overwrite: bool
+    limits: InputLimits
+
+    def write_frame(self, frame: np.ndarray, wanted: dict[str, Path], source: str, timer: StageTimer) -> list[Path]:
+        raise NotImplementedError
 
     def run(self, jobs: list[StillJob]) -> Iterator[FileReport]:
         for job in jobs:
@@ -157,16 +156,28 @@ class StillBatch:
             if existing:
                 return FileReport(path, "skipped", f"{existing[0]} exists (use --overwrite)")
         try:
-            return self._process(job)
+            timer = StageTimer()
+            with timer.stage("decode"):
+                frame = load_image(path, self.limits)
+            written = self.write_frame(frame, job.outputs, str(path), timer)
+            return FileReport(path, "done", written=written, timings=timer.ms)
         except LiveMatteError as exc:
             return FileReport(path, "failed", str(exc), exc)
 
-    def _process(self, job: StillJob) -> FileReport:
-        timer = StageTimer()
-        with timer.stage("decode"):
-            frame = load_image(job.input.path, self.limits)
-        written = self.write_frame(frame, job.outputs, str(job.input.path), timer)
-        return FileReport(job.input.path, "done", written=written, timings=timer.ms)
+
+@dataclass
+class StillBatch(FileJobs):
+    """Everything needed to turn image files into output files."""
+
+    pipeline: StillPipeline | None  # None when only keypoints are wanted
+    background: Background | None
+    overwrite: bool = False
+    limits: InputLimits = InputLimits()
+    describe: Callable[[], dict[str, object]] = dict  # extra fields for the JSON report
+    poses: PoseEstimator | None = None  # for the "keypoints" output
+
+    def __post_init__(self) -> None:
+        self._renderer = BackgroundRenderer(self.background, self.limits) if self.background else None
 
     def write_frame(self, frame: np.ndarray, wanted: dict[str, Path], source: str, timer: StageTimer | None = None) -> list[Path]:
         """Runs the still pipeline on ``frame`` and writes the ``wanted`` outputs (also GUI snapshots).

@@ -50,6 +50,7 @@ class LiveSettings:
     overlay_opacity: float = 0.5
     overlay_classes: tuple[int, ...] = tuple(range(1, 11))
     overlay_boxes: bool = False
+    skeleton_enabled: bool = False
     # output
     output_dir: str = field(default_factory=default_output_dir)
     snapshot_kinds: tuple[str, ...] = ("composite", "rgba", "alpha", "json")

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import numpy as np
 
-from app.core.batch import FileReport, InputItem, StillJob, plan_jobs
-from app.core.errors import LiveMatteError
-from app.core.image_io import InputLimits, load_image
+from app.core.batch import FileJobs, InputItem, StillJob, plan_jobs
+from app.core.image_io import InputLimits
 from app.core.palette import encode_label_png
 from app.core.parsing import FaceParse, FaceParser
 from app.core.parts import PartSelection, boxes_to_json, cutout, mask_box, part_boxes, part_mask
@@ -31,7 +30,7 @@ def plan_parse_jobs(inputs: list[InputItem], out_dir: Path, kinds: tuple[str, ..
 
 
 @dataclass
-class ParseBatch:
+class ParseBatch(FileJobs):
     """Everything needed to turn image files into parsing outputs.
 
     person_matte: optional callable frame -> H×W float32 alpha, used for the
@@ -44,28 +43,6 @@ class ParseBatch:
     overwrite: bool = False
     limits: InputLimits = InputLimits()
     person_matte: Callable[[np.ndarray], np.ndarray] | None = None
-
-    def run(self, jobs: list[StillJob]) -> Iterator[FileReport]:
-        for job in jobs:
-            yield self.process(job)
-
-    def process(self, job: StillJob) -> FileReport:
-        """One file: never raises for a bad input; the report carries the error."""
-        path = job.input.path
-        if job.input.error is not None:
-            return FileReport(path, "failed", str(job.input.error), job.input.error)
-        if not self.overwrite:
-            existing = [p for p in job.outputs.values() if p.exists()]
-            if existing:
-                return FileReport(path, "skipped", f"{existing[0]} exists (use --overwrite)")
-        try:
-            timer = StageTimer()
-            with timer.stage("decode"):
-                frame = load_image(path, self.limits)
-            written = self.write_frame(frame, job.outputs, str(path), timer)
-            return FileReport(path, "done", written=written, timings=timer.ms)
-        except LiveMatteError as exc:
-            return FileReport(path, "failed", str(exc), exc)
 
     def write_frame(self, frame: np.ndarray, wanted: dict[str, Path], source: str, timer: StageTimer) -> list[Path]:
         """Parses ``frame`` and writes the ``wanted`` outputs.

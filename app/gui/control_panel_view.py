@@ -202,15 +202,17 @@ class ControlPanelView(QScrollArea):
         return box
 
     def _overlay_group(self, swatches: list[tuple[int, str, tuple[int, int, int]]]) -> QGroupBox:
-        box = QGroupBox("Face overlay")
+        box = QGroupBox("Overlays")
         grid = QGridLayout(box)
         self.overlay_enabled = QCheckBox("Show face parsing")
         self.overlay_boxes = QCheckBox("Part boxes")
+        self.skeleton = QCheckBox("Body skeleton")
         self.overlay_opacity = _slider(0, 100)
         grid.addWidget(self.overlay_enabled, 0, 0)
         grid.addWidget(self.overlay_boxes, 0, 1)
-        grid.addWidget(QLabel("Opacity"), 1, 0)
-        grid.addWidget(self.overlay_opacity, 1, 1)
+        grid.addWidget(self.skeleton, 1, 0)
+        grid.addWidget(QLabel("Opacity"), 2, 0)
+        grid.addWidget(self.overlay_opacity, 2, 1)
         self.class_boxes: dict[int, QCheckBox] = {}
         for i, (class_id, name, rgb) in enumerate(swatches):
             check = QCheckBox(name)
@@ -218,9 +220,10 @@ class ControlPanelView(QScrollArea):
             swatch.fill(QColor(*rgb))
             check.setIcon(swatch)
             self.class_boxes[class_id] = check
-            grid.addWidget(check, 2 + i // 2, i % 2)
+            grid.addWidget(check, 3 + i // 2, i % 2)
             check.toggled.connect(self._emit)
-        for signal in (self.overlay_enabled.toggled, self.overlay_boxes.toggled, self.overlay_opacity.valueChanged):
+        for signal in (self.overlay_enabled.toggled, self.overlay_boxes.toggled, self.overlay_opacity.valueChanged,
+                       self.skeleton.toggled):
             signal.connect(self._emit)
         return box
 
@@ -279,6 +282,7 @@ class ControlPanelView(QScrollArea):
             self.every_n.setValue(s.every_n)
             self.overlay_enabled.setChecked(s.overlay_enabled)
             self.overlay_boxes.setChecked(s.overlay_boxes)
+            self.skeleton.setChecked(s.skeleton_enabled)
             self.overlay_opacity.setValue(round(s.overlay_opacity * 100))
             for class_id, check in self.class_boxes.items():
                 check.setChecked(class_id in s.overlay_classes)
@@ -326,6 +330,7 @@ class ControlPanelView(QScrollArea):
             feather=self.feather.value(), expand=self.expand.value(), smoothing=self.smoothing.value(),
             every_n=self.every_n.value(), overlay_enabled=self.overlay_enabled.isChecked(),
             overlay_opacity=self.overlay_opacity.value() / 100, overlay_boxes=self.overlay_boxes.isChecked(),
+            skeleton_enabled=self.skeleton.isChecked(),
             overlay_classes=tuple(c for c, check in self.class_boxes.items() if check.isChecked()),
             output_dir=self.output_dir.text().strip() or self._settings.output_dir,
             snapshot_kinds=tuple(k for k, check in self.snapshot_boxes.items() if check.isChecked()),
