@@ -1,0 +1,263 @@
+"""What the HTTP service runs: one loaded pipeline per process, limits, admission.
+
+Framework-free on purpose: the routes (FastAPI) only translate requests and
+responses; everything that decides *what* happens to an image lives here and
+in ``app.core``, so a second front end (or a test) can drive it directly.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import re
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+import numpy as np
+
+from app.core.compose import alpha_to_u8, to_rgba
+from app.core.errors import LiveMatteError
+from app.core.image_io import InputLimits, decode_image
+from app.core.parsing import FaceParse, FaceParser
+from app.core.pose import Pose, PoseEstimator
+from app.core.results import FrameResult
+from app.core.still import StillPipeline
+from app.core.writers import encode_png
+
+DATA_URL = re.compile(r"^data:[\w/+.-]*;base64,", re.IGNORECASE)
+
+
+class ServiceBusyError(LiveMatteError):
+    """More requests are waiting for the model than ``max_pending`` allows."""
+
+    code = "busy"
+    exit_code = 23
+
+
+class BadBase64Error(LiveMatteError):
+    """A base64 field that does not decode."""
+
+    code = "bad_base64"
+    exit_code = 3
+
+
+@dataclass(frozen=True)
+class ServiceLimits:
+    """Bounds on one request and on the work in flight.
+
+    max_request_bytes: whole HTTP body (413 beyond it; base64 is 4/3 of the file).
+    image: per-image limits (encoded file size and sides in pixels).
+    max_pending: requests admitted at once (running or queued for the model);
+    one more is refused straight away instead of queueing without bound.
+    """
+
+    max_request_bytes: int = 32 * 1024 * 1024
+    image: InputLimits = InputLimits(min_side=32, max_side=8192, max_file_bytes=20 * 1024 * 1024)
+    max_pending: int = 8
+
+    def __post_init__(self) -> None:
+        if self.max_request_bytes < 1024 or self.max_pending < 1:
+            raise ValueError("max_request_bytes must be >= 1024 and max_pending >= 1")
+
+
+@dataclass(frozen=True)
+class Cutout:
+    """One matted image: confidence map, cut-out and the result they came from."""
+
+    result: FrameResult
+    rgba: np.ndarray
+    ms: float
+
+    @property
+    def alpha_u8(self) -> np.ndarray:
+        return alpha_to_u8(self.result.alpha)
+
+
+@dataclass
+class Engine:
+    """One matting pipeline (and optional pose and face models, loaded on first use) per process.
+
+    ONNX sessions are safe to call from several threads, but the adapters keep
+    per-call state (recurrent RVM state, reused buffers, the face parser's hair
+    history), so inference is serialised with one lock per model; decoding and
+    PNG encoding run outside them.
+    """
+
+    pipeline: StillPipeline
+    limits: ServiceLimits = ServiceLimits()
+    pose_loader: Callable[[], PoseEstimator] | None = None
+    api_key: str | None = None
+    face_loader: Callable[[], FaceParser] | None = None
+    _matte_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _pose_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _pose: PoseEstimator | None = field(default=None, repr=False)
+    _face_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _faces: FaceParser | None = field(default=None, repr=False)
+    _slots: threading.BoundedSemaphore = field(init=False, repr=False)
+    _pending: int = field(default=0, repr=False)
+    _count_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        self._slots = threading.BoundedSemaphore(self.limits.max_pending)
+
+    @property
+    def model_name(self) -> str:
+        return self.pipeline.model.name
+
+    @property
+    def provider(self) -> str:
+        return self.pipeline.model.provider
+
+    @property
+    def pending(self) -> int:
+        """Requests admitted now (running or waiting for the model)."""
+        return self._pending
+
+    @contextmanager
+    def admit(self) -> Iterator[None]:
+        """Holds one of ``max_pending`` slots for a request.
+
+        Raises:
+            ServiceBusyError: all slots are taken (never waits).
+        """
+        if not self._slots.acquire(blocking=False):
+            raise ServiceBusyError(f"busy: {self.limits.max_pending} requests are already in progress; retry later")
+        with self._count_lock:
+            self._pending += 1
+        try:
+            yield
+        finally:
+            with self._count_lock:
+                self._pending -= 1
+            self._slots.release()
+
+    def key_matches(self, *candidates: str | None) -> bool:
+        """True when no key is configured or any candidate equals it (constant-time compare)."""
+        if not self.api_key:
+            return True
+        wanted = self.api_key.encode()
+        return any(c is not None and hmac.compare_digest(c.encode(), wanted) for c in candidates)
+
+    def decode(self, data: bytes, name: str = "<upload>") -> np.ndarray:
+        """RGB frame from encoded image bytes, limits checked before decoding.
+
+        Raises:
+            UnsupportedFormatError, UnreadableImageError, FileTooLargeError,
+            ImageTooSmallError, ImageTooLargeError.
+        """
+        return decode_image(data, self.limits.image, name)
+
+    def matte(self, frame: np.ndarray) -> Cutout:
+        """Alpha and RGBA cut-out of ``frame`` through the shared pipeline."""
+        import time
+
+        start = time.perf_counter()
+        with self._matte_lock:
+            result = self.pipeline.process(frame)
+        fg = result.foreground if result.foreground is not None else frame
+        rgba = to_rgba(fg, result.alpha)
+        return Cutout(result, rgba, (time.perf_counter() - start) * 1e3)
+
+    def poses(self, frame: np.ndarray) -> list[Pose]:
+        """Body keypoints of everyone in ``frame``; the pose models load on the first call.
+
+        Raises:
+            ModelMissingError, ModelCorruptError: the pose weights are not available.
+            LiveMatteError: no pose models were configured.
+        """
+        with self._pose_lock:
+            if self._pose is None:
+                if self.pose_loader is None:
+                    raise LiveMatteError("body analysis is not available: no pose models configured")
+                self._pose = self.pose_loader()
+            return self._pose.estimate(frame)
+
+    def parse_faces(self, frame: np.ndarray) -> FaceParse:
+        """11-class face parse of ``frame``; the face models load on the first call.
+
+        A failed load is not remembered: installing the weights fixes the next
+        request without a restart.
+
+        Raises:
+            ModelMissingError, ModelCorruptError: the face weights are not available.
+            LiveMatteError: no face models were configured.
+        """
+        with self._face_lock:
+            if self._faces is None:
+                if self.face_loader is None:
+                    raise LiveMatteError("face parsing is not available: no face models configured")
+                self._faces = self.face_loader()
+            return self._faces.parse(frame)  # temporal=False: photos must not influence each other
+
+
+def b64decode_image(text: str) -> bytes:
+    """Strict base64 (a ``data:...;base64,`` prefix and whitespace allowed).
+
+    Raises:
+        BadBase64Error: not valid base64, or empty.
+    """
+    cleaned = re.sub(r"\s+", "", DATA_URL.sub("", text.strip()))
+    try:
+        data = base64.b64decode(cleaned, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise BadBase64Error(f"not valid base64 ({exc})") from exc
+    if not data:
+        raise BadBase64Error("the image field is empty")
+    return data
+
+
+def b64png(image: np.ndarray) -> str:
+    """PNG bytes of a gray/RGB/RGBA uint8 image, base64 text."""
+    return base64.b64encode(encode_png(image)).decode("ascii")
+
+
+def image_id(data: bytes) -> str:
+    """A stable id for an input image (base64 of its MD5, as Face++'s ids look)."""
+    return base64.b64encode(hashlib.md5(data).digest()).decode("ascii")
+
+
+def hard_cutout(rgba: np.ndarray, alpha: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+    """The cut-out with alpha 255 where confidence > ``threshold`` and 0 elsewhere."""
+    out = rgba.copy()
+    out[..., 3] = np.where(alpha > threshold, 255, 0).astype(np.uint8)
+    return out
+
+
+def alpha_bounds(alpha: np.ndarray) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right), end-exclusive, of the non-zero pixels; the whole image when empty."""
+    ys, xs = np.nonzero(alpha)
+    if ys.size == 0:
+        return 0, alpha.shape[0], 0, alpha.shape[1]
+    return int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
+
+
+def load_engine(
+    model: str | None = None,
+    models_dir: str | None = None,
+    config=None,
+    limits: ServiceLimits = ServiceLimits(),
+    api_key: str | None = None,
+) -> Engine:
+    """Loads the matting model once (pose and face models load on first use) and wraps it for serving.
+
+    Raises:
+        UnknownModelError, ModelMissingError, ModelCorruptError.
+    """
+    from app.core.models import SessionConfig, load_model
+    from app.core.models.manifest import default_model
+    from app.core.parsing import load_face_parser
+    from app.core.pose import load_pose_estimator
+
+    config = config or SessionConfig()
+    matting = load_model(model or default_model("matting"), models_dir, config)
+    return Engine(
+        StillPipeline(matting),  # type: ignore[arg-type]
+        limits,
+        pose_loader=lambda: load_pose_estimator(models_dir, config),
+        api_key=api_key or None,
+        face_loader=lambda: load_face_parser(models_dir, config),
+    )
