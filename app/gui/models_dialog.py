@@ -3,8 +3,11 @@
 The dialog only lays out and reacts. The work (download, resume, hash and
 contract checks, licence records) is :mod:`app.core.models.fetch`, run on
 Python threads. Each thread reports through a parentless QObject whose signals
-reach the UI thread queued; the object lives as long as its thread, so a
-download that outlives the dialog never touches a deleted widget.
+reach the UI thread queued; the Python object lives as long as its thread, so
+a download that outlives the dialog never touches a deleted widget, and its Qt
+half is deleted on the UI thread once its last signal is delivered. Those signals
+carry the model name and connect to bound methods of the dialog only: a lambda
+or a partial has no thread affinity, so Qt would run it on the worker thread.
 
 Closing the dialog only hides it: downloads go on, and reopening shows them.
 """
@@ -17,7 +20,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Qt, Signal, SignalInstance
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -50,6 +53,8 @@ from app.core.models.store import FoundWeights, find_weights, missing_message, s
 
 COLUMNS = ("Model", "Task", "Licence", "Size", "Status", "Location", "")
 MODEL, TASK, LICENCE, SIZE, STATUS, LOCATION, ACTION = range(len(COLUMNS))
+ROW_HEIGHT = 34
+MAX_ROWS_SHOWN = 14  # beyond that the table scrolls rather than outgrowing a laptop screen
 PROGRESS_STEPS = 1000  # QProgressBar holds an int; bytes of a large file would overflow it
 STATUS_COLOURS = {"missing": "#b3261e", "CORRUPT": "#b3261e", "verified": "#1e7d32", "contract ok": "#1e7d32"}
 ERROR_COLOUR = "#b3261e"
@@ -75,13 +80,14 @@ def ask_licence(parent: QWidget, spec: ModelSpec) -> bool:
 class _FetchJob(QObject):
     """One :func:`fetch_model` call on a daemon thread; ``cancel`` stops it between chunks."""
 
-    progress = Signal(object)  # Progress
-    finished = Signal(object)  # FetchResult
-    failed = Signal(str)  # a user-facing message
-    cancelled = Signal(str)
+    progress = Signal(str, object)  # model, Progress
+    finished = Signal(str, object)  # model, FetchResult
+    failed = Signal(str, str)  # model, a user-facing message
+    cancelled = Signal(str, str)  # model, message
 
-    def __init__(self, spec: ModelSpec, dest_dir: Path | None, licences: LicenceBook) -> None:
+    def __init__(self, name: str, spec: ModelSpec, dest_dir: Path | None, licences: LicenceBook) -> None:
         super().__init__()  # no parent: the thread keeps it alive, not the dialog
+        self.name = name
         self.spec = spec
         self.dest_dir = dest_dir
         self.licences = licences
@@ -95,25 +101,28 @@ class _FetchJob(QObject):
         try:
             result = fetch_model(
                 self.spec, dest_dir=self.dest_dir, licences=self.licences,
-                progress=self.progress.emit, cancel=self.cancel,
+                progress=self._report, cancel=self.cancel,
             )
         except DownloadCancelledError as exc:
-            self.cancelled.emit(str(exc))
+            self.cancelled.emit(self.name, str(exc))
         except LiveMatteError as exc:
-            self.failed.emit(str(exc))
+            self.failed.emit(self.name, str(exc))
         except Exception as exc:  # noqa: BLE001  (a bug in one download must not take the app down)
-            self.failed.emit(f"download of model '{self.spec.name}' failed unexpectedly: {exc!r}")
+            self.failed.emit(self.name, f"download of model '{self.spec.name}' failed unexpectedly: {exc!r}")
         else:
-            self.finished.emit(result)
+            self.finished.emit(self.name, result)
+
+    def _report(self, progress: Progress) -> None:
+        self.progress.emit(self.name, progress)
 
 
 class _VerifyJob(QObject):
     """Checks present files (hash and tensor contract) on a daemon thread; ORT loads are slow."""
 
     verified = Signal(str, int, object)  # model name, row token, Verification
-    done = Signal()
+    done = Signal(object)  # this job
 
-    def __init__(self, work: list[tuple[ModelSpec, FoundWeights, int]]) -> None:
+    def __init__(self, work: list[tuple[str, ModelSpec, FoundWeights, int]]) -> None:
         super().__init__()
         self.work = work
         self._thread = threading.Thread(target=self._run, name="verify-models", daemon=True)
@@ -122,13 +131,25 @@ class _VerifyJob(QObject):
         self._thread.start()
 
     def _run(self) -> None:
-        for spec, found, token in self.work:
+        for name, spec, found, token in self.work:
             try:
                 check = verify_file(spec, found.path, found.file)
             except Exception as exc:  # noqa: BLE001  (an unreadable file is a status, not a crash)
                 check = Verification(spec.name, found.path, False, "unknown", str(exc))
-            self.verified.emit(spec.name, token, check)
-        self.done.emit()
+            self.verified.emit(name, token, check)
+        self.done.emit(self)
+
+
+def _delete_when_done(job: QObject, *last_signals: SignalInstance) -> None:
+    """Deletes ``job``'s Qt half on the UI thread once its last signal was delivered.
+
+    A failed download's traceback keeps the worker's frames (and so the job) in a
+    reference cycle; left to the garbage collector, the QObject could be freed on
+    whichever thread collects, which crashes Qt. Connected after the dialog's own
+    slots, so those run first.
+    """
+    for signal in last_signals:
+        signal.connect(job.deleteLater)
 
 
 # ---- the dialog -------------------------------------------------------------------------
@@ -201,7 +222,7 @@ class ModelsDialog(QDialog):
         self.download_all = QPushButton("Download all missing")
         self.download_all.clicked.connect(self.download_missing)
         refresh = QPushButton("Refresh")
-        refresh.clicked.connect(lambda: self.refresh())
+        refresh.clicked.connect(self._refresh_all)
         close = QPushButton("Close")
         close.clicked.connect(self.close)
         buttons = QHBoxLayout()
@@ -214,13 +235,13 @@ class ModelsDialog(QDialog):
         layout.addWidget(self.message)
         layout.addWidget(self.where)
         layout.addLayout(buttons)
-        self.resize(980, 150 + 34 * len(self.specs))
+        self.resize(980, self.sizeHint().height())
 
     def _build_table(self) -> QTableWidget:
         table = QTableWidget(len(self.specs), len(COLUMNS))
         table.setHorizontalHeaderLabels(COLUMNS)
         table.verticalHeader().hide()
-        table.verticalHeader().setDefaultSectionSize(34)  # room for the buttons in the action cell
+        table.verticalHeader().setDefaultSectionSize(ROW_HEIGHT)  # room for the buttons in the action cell
         table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
@@ -232,6 +253,9 @@ class ModelsDialog(QDialog):
         header.setSectionResizeMode(LOCATION, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(ACTION, QHeaderView.ResizeMode.Fixed)
         header.resizeSection(ACTION, 230)
+        # tall enough for every row: a scroll bar would hide models behind the messages below
+        shown = min(len(self.specs), MAX_ROWS_SHOWN)
+        table.setMinimumHeight(header.sizeHint().height() + ROW_HEIGHT * shown + 2 * table.frameWidth())
         return table
 
     def _build_row(self, index: int, name: str) -> _Row:
@@ -273,7 +297,7 @@ class ModelsDialog(QDialog):
             row.check = None
             row.token += 1
             if row.found is not None:
-                work.append((spec, row.found, row.token))
+                work.append((name, spec, row.found, row.token))
             self._show_row(name)
         self.where.setText(self._locations_text())
         self._update_footer()
@@ -281,6 +305,9 @@ class ModelsDialog(QDialog):
             self._verify(work)
         elif not self._verifying:
             self.refreshed.emit()
+
+    def _refresh_all(self) -> None:
+        self.refresh()
 
     def status_text(self, name: str) -> str:
         """The Status cell of ``name`` (what a user reads; tests read it too)."""
@@ -299,7 +326,7 @@ class ModelsDialog(QDialog):
         item = self._set_text(row.index, STATUS, status, self._status_tooltip(name))
         colour = STATUS_COLOURS.get(status)
         item.setForeground(QBrush(QColor(colour)) if colour else QBrush())
-        where = f"{found.origin}: {found.path}" if found else ""
+        where = f"{found.path.name}  ({found.origin})" if found else ""
         self._set_text(row.index, LOCATION, where, str(found.path) if found else missing_message(spec, self.models_dir))
         self._show_action(name)
 
@@ -330,6 +357,14 @@ class ModelsDialog(QDialog):
         ]
         self.message.setText("<br>".join(lines))
         self.message.setVisible(bool(lines))
+        self._fit_height()
+
+    def _fit_height(self) -> None:
+        # wrapped labels only report their height for a given width, which the dialog's
+        # minimum size ignores: grow by hand so new messages never cover the table
+        needed = self.layout().totalHeightForWidth(self.width())
+        if needed > self.height():
+            self.resize(self.width(), needed)
 
     def _missing_downloadable(self) -> list[str]:
         return [
@@ -338,10 +373,11 @@ class ModelsDialog(QDialog):
         ]
 
     # ---- verification ---------------------------------------------------------------
-    def _verify(self, work: list[tuple[ModelSpec, FoundWeights, int]]) -> None:
+    def _verify(self, work: list[tuple[str, ModelSpec, FoundWeights, int]]) -> None:
         job = _VerifyJob(work)
         job.verified.connect(self._on_verified)
-        job.done.connect(partial(self._on_verify_done, job))
+        job.done.connect(self._on_verify_done)
+        _delete_when_done(job, job.done)
         self._verifying.add(job)
         job.start()
 
@@ -362,11 +398,12 @@ class ModelsDialog(QDialog):
         spec = self.specs[name]
         if name in self.jobs or not self._licence_accepted(spec):
             return False
-        job = _FetchJob(spec, self.dest_dir, self.licence_book)
-        job.progress.connect(partial(self._on_progress, name))
-        job.finished.connect(partial(self._on_finished, name))
-        job.failed.connect(partial(self._on_failed, name))
-        job.cancelled.connect(partial(self._on_cancelled, name))
+        job = _FetchJob(name, spec, self.dest_dir, self.licence_book)
+        job.progress.connect(self._on_progress)
+        job.finished.connect(self._on_finished)
+        job.failed.connect(self._on_failed)
+        job.cancelled.connect(self._on_cancelled)
+        _delete_when_done(job, job.finished, job.failed, job.cancelled)
         self.jobs[name] = job
         self.messages.pop(name, None)
         row = self.rows[name]
@@ -444,6 +481,7 @@ def _action_cell(row: _Row) -> QWidget:
     layout.addWidget(row.download)
     layout.addWidget(row.progress, 1)
     layout.addWidget(row.cancel)
+    layout.addStretch(0)  # keeps a lone Download button at its natural width, on the left
     row.progress.hide()
     row.cancel.hide()
     return cell

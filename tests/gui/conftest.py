@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gc
 import json
 import os
 
@@ -35,3 +36,7 @@ def make_window(qtbot, settings_store, tmp_path):
     yield make
     for window in windows:
         window.close()
+    # Free the window's Qt objects now, on this (the UI) thread, rather than whenever
+    # the garbage collector next runs on some other thread.
+    windows.clear()
+    gc.collect()

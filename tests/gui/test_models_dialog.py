@@ -1,0 +1,272 @@
+"""The Models dialog against a local HTTP server: list, licence, download, 404, cancel and resume."""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import threading
+from pathlib import Path
+
+import pytest
+import shiboken6
+from PySide6.QtCore import Qt
+
+from app.core.models.fetch import LicenceBook
+from app.core.models.manifest import ModelSpec, WeightFile, load_manifest
+from app.gui import models_dialog
+from app.gui.models_dialog import STATUS, ModelsDialog
+from tests.local_http import LocalServer, Route
+from tests.tiny_models import meet_model, selfie_model
+
+SELFIE_FILE = "mediapipe_selfie_segmentation_256x256.onnx"
+MEET_FILE = "mediapipe_meet_segmentation_144x256.onnx"
+
+
+def _padded_selfie() -> bytes:
+    """The tiny selfie model grown past a few download chunks, so progress is reported more than once."""
+    model = selfie_model()
+    model.doc_string = "padding so the download takes several chunks " * 20000
+    return model.SerializeToString()
+
+
+SELFIE = _padded_selfie()
+MEET = meet_model().SerializeToString()
+
+
+@pytest.fixture(autouse=True)
+def _offline_and_isolated(tmp_path, monkeypatch):
+    """No proxy may catch 127.0.0.1; no real config, models or licence answers are used."""
+    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.delenv("LIVEMATTE_MODELS", raising=False)
+
+    def unexpected_prompt(parent, spec):
+        raise AssertionError(f"licence prompt for {spec.name} was not expected")
+
+    monkeypatch.setattr(models_dialog, "ask_licence", unexpected_prompt)
+
+
+@pytest.fixture
+def server():
+    with LocalServer() as running:
+        yield running
+
+
+@pytest.fixture
+def models(tmp_path) -> Path:
+    """Both the --models-dir and the download folder, so a download shows up in the list."""
+    folder = tmp_path / "models"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def licences(tmp_path) -> LicenceBook:
+    return LicenceBook(tmp_path / "licences.json")
+
+
+def spec_at(name: str, file: str, url: str | None, licence: str = "Apache-2.0") -> ModelSpec:
+    """A real manifest entry (real tensor contract) downloading from ``url``."""
+    return dataclasses.replace(load_manifest()[name], files=(WeightFile(file, url),), licence=licence)
+
+
+def make_dialog(qtbot, models: Path, licences: LicenceBook, specs: dict[str, ModelSpec]) -> ModelsDialog:
+    dialog = ModelsDialog(str(models), dest_dir=models, licence_book=licences, specs=specs)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    return dialog
+
+
+def click(qtbot, button) -> None:
+    assert button.isVisible() and button.isEnabled()
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+
+
+def settle(qtbot, dialog: ModelsDialog) -> None:
+    """Waits until no download and no verification is running (no thread outlives a test)."""
+    qtbot.waitUntil(lambda: not dialog.jobs and not dialog._verifying, timeout=10000)
+
+
+def live_dialog_objects_in_garbage() -> list[str]:
+    """This module's live Qt objects that only the garbage collector would free.
+
+    The collector may run on any thread, and freeing a QObject there crashes Qt.
+    Other modules' leftovers from earlier tests are not this test's business.
+    """
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        gc.collect()
+        return [
+            type(o).__name__ for o in gc.garbage
+            if isinstance(o, shiboken6.Shiboken.Object) and shiboken6.isValid(o)
+            and type(o).__module__ == models_dialog.__name__
+        ]
+    finally:
+        gc.garbage.clear()
+        gc.set_debug(0)
+        gc.collect()
+
+
+def test_lists_every_manifest_model(qtbot, tmp_path, licences):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    dialog = ModelsDialog(str(empty), dest_dir=empty, licence_book=licences)
+    qtbot.addWidget(dialog)
+    manifest = load_manifest()
+    assert dialog.table.rowCount() == len(manifest)
+    for name, spec in manifest.items():
+        row = dialog.rows[name].index
+        assert [dialog.table.item(row, c).text() for c in range(3)] == [name, spec.task.replace("_", " "), spec.licence]
+        if dialog.rows[name].found is None:  # a developer may keep weights in the repo's models/ folder
+            assert dialog.status_text(name) == "missing"
+            assert dialog.table.item(row, STATUS).text() == "missing"
+            assert not dialog.rows[name].download.isHidden()
+    settle(qtbot, dialog)
+
+
+def test_download_asks_licence_shows_progress_and_turns_present(qtbot, server, models, licences, monkeypatch):
+    server.routes["/selfie.onnx"] = Route(SELFIE)
+    spec = spec_at("selfie", SELFIE_FILE, server.url("/selfie.onnx"), licence="GPL-3.0")
+    asked: list[str] = []
+    monkeypatch.setattr(models_dialog, "ask_licence", lambda parent, s: asked.append(s.name) or True)
+    dialog = make_dialog(qtbot, models, licences, {"selfie": spec})
+    assert dialog.status_text("selfie") == "missing"
+    reports, threads = [], []
+
+    def record(name, progress):
+        reports.append(progress.done)
+        threads.append(threading.current_thread())
+
+    dialog.download_progress.connect(record)
+    with qtbot.waitSignal(dialog.models_changed, timeout=10000):
+        click(qtbot, dialog.rows["selfie"].download)
+    assert asked == ["selfie"] and licences.is_accepted(spec)
+    assert len(reports) > 2 and reports == sorted(reports) and reports[-1] == len(SELFIE)
+    assert set(threads) == {threading.main_thread()}  # widgets are only touched on the UI thread
+    assert (models / SELFIE_FILE).read_bytes() == SELFIE
+    qtbot.waitUntil(lambda: dialog.status_text("selfie") == "contract ok", timeout=10000)
+    row = dialog.rows["selfie"]
+    assert row.download.isHidden() and row.progress.isHidden()
+    assert SELFIE_FILE in dialog.table.item(row.index, models_dialog.LOCATION).text()
+    assert "downloaded to" in dialog.message.text()
+    settle(qtbot, dialog)
+
+
+def test_declined_licence_downloads_nothing(qtbot, server, models, licences, monkeypatch):
+    server.routes["/selfie.onnx"] = Route(SELFIE)
+    spec = spec_at("selfie", SELFIE_FILE, server.url("/selfie.onnx"), licence="GPL-3.0")
+    monkeypatch.setattr(models_dialog, "ask_licence", lambda parent, s: False)
+    dialog = make_dialog(qtbot, models, licences, {"selfie": spec})
+    click(qtbot, dialog.rows["selfie"].download)
+    assert not dialog.jobs and server.requests == [] and not licences.is_accepted(spec)
+    assert dialog.status_text("selfie") == "missing"
+
+
+def test_404_is_shown_in_the_dialog_and_can_be_retried(qtbot, server, models, licences):
+    spec = spec_at("selfie", SELFIE_FILE, server.url("/gone.onnx"))  # no route: the server answers 404
+    dialog = make_dialog(qtbot, models, licences, {"selfie": spec})
+    changed = []
+    dialog.models_changed.connect(lambda: changed.append(True))
+    click(qtbot, dialog.rows["selfie"].download)
+    job = dialog.jobs["selfie"]
+    qtbot.waitUntil(lambda: "HTTP 404" in dialog.message.text(), timeout=10000)
+    assert "/gone.onnx" in dialog.message.text() and dialog.message.isVisible()
+    assert dialog.status_text("selfie") == "missing" and not changed
+    # the error's traceback keeps the worker's frames in a cycle: the job must not be freed by gc
+    qtbot.waitUntil(lambda: not shiboken6.isValid(job), timeout=5000)
+    del job
+    assert live_dialog_objects_in_garbage() == []
+    server.routes["/gone.onnx"] = Route(SELFIE)  # the server is back: the same button now works
+    with qtbot.waitSignal(dialog.models_changed, timeout=10000):
+        click(qtbot, dialog.rows["selfie"].download)
+    assert "HTTP 404" not in dialog.message.text()
+    settle(qtbot, dialog)
+
+
+def test_cancel_keeps_the_part_and_the_next_download_resumes(qtbot, server, models, licences, monkeypatch):
+    server.routes["/selfie.onnx"] = Route(SELFIE)
+    spec = spec_at("selfie", SELFIE_FILE, server.url("/selfie.onnx"))
+    gate = threading.Event()
+    real_fetch = models_dialog.fetch_model
+
+    def gated_fetch(spec, **options):
+        """Holds the worker after its first chunk until the test has pressed Cancel."""
+        report = options["progress"]
+
+        def slow(progress):
+            report(progress)
+            if progress.done:
+                gate.wait(5)
+
+        return real_fetch(spec, **{**options, "progress": slow})
+
+    monkeypatch.setattr(models_dialog, "fetch_model", gated_fetch)
+    dialog = make_dialog(qtbot, models, licences, {"selfie": spec})
+    click(qtbot, dialog.rows["selfie"].download)
+    row = dialog.rows["selfie"]
+    qtbot.waitUntil(lambda: row.cancel.isVisible() and row.progress.value() > 0, timeout=5000)
+    assert dialog.status_text("selfie") == "downloading" and row.download.isHidden()
+    click(qtbot, row.cancel)
+    gate.set()
+    qtbot.waitUntil(lambda: "cancelled" in dialog.message.text(), timeout=5000)
+    part = models / f"{SELFIE_FILE}.part"
+    assert part.is_file() and 0 < part.stat().st_size < len(SELFIE)
+    assert not (models / SELFIE_FILE).exists() and dialog.status_text("selfie") == "missing"
+    assert not row.download.isHidden() and row.cancel.isHidden()
+    kept = part.stat().st_size
+    with qtbot.waitSignal(dialog.models_changed, timeout=10000):
+        click(qtbot, row.download)
+    assert server.ranges("/selfie.onnx") == [None, f"bytes={kept}-"]  # resumed, not started over
+    assert (models / SELFIE_FILE).read_bytes() == SELFIE
+    settle(qtbot, dialog)
+
+
+def test_download_all_missing_skips_models_without_a_url(qtbot, server, models, licences):
+    server.routes["/selfie.onnx"] = Route(SELFIE)
+    server.routes["/meet.onnx"] = Route(MEET)
+    specs = {
+        "selfie": spec_at("selfie", SELFIE_FILE, server.url("/selfie.onnx")),
+        "meet": spec_at("meet", MEET_FILE, server.url("/meet.onnx")),
+        "sinet": spec_at("sinet", "sinet.onnx", None),
+    }
+    dialog = make_dialog(qtbot, models, licences, specs)
+    assert not dialog.rows["sinet"].download.isEnabled()
+    changes = []
+    dialog.models_changed.connect(lambda: changes.append(True))
+    click(qtbot, dialog.download_all)
+    qtbot.waitUntil(lambda: len(changes) == 2, timeout=10000)
+    settle(qtbot, dialog)
+    assert dialog.status_text("selfie") == dialog.status_text("meet") == "contract ok"
+    assert dialog.status_text("sinet") == "missing" and not dialog.download_all.isEnabled()
+
+
+def test_main_window_opens_the_dialog_and_mattes_once_weights_arrive(qtbot, make_window, tmp_path):
+    from app.core.writers import write_png
+    from tests.tiny_models import person_image, write_tiny_models
+
+    folder = tmp_path / "models-later"
+    window = make_window(folder)
+    assert window.banner.isVisible()
+    click(qtbot, window.banner.action)  # the first-run banner's "Models…" button
+    dialog = window.models_dialog
+    assert dialog.isVisible() and dialog.status_text("rvm") == "missing"
+    photo = tmp_path / "person.png"
+    write_png(photo, person_image(320, 240))
+    window.open_path(str(photo))
+    with qtbot.waitSignal(window.session.worker.frame_ready, timeout=10000) as first:
+        pass
+    assert tuple(first.args[0].view[3, 3]) != (0, 255, 0)  # no weights: the plain source
+    write_tiny_models(folder)  # what a finished download leaves behind
+    dialog.models_changed.emit()
+    assert not window.banner.isVisible()
+
+    def matted() -> bool:
+        frame = window.last_frame
+        return frame is not None and tuple(frame.view[3, 3]) == (0, 255, 0)
+
+    qtbot.waitUntil(matted, timeout=10000)
+    window.open_models()  # a second call shows the same dialog again
+    assert window.models_dialog is dialog
+    settle(qtbot, dialog)
