@@ -102,11 +102,13 @@ def part_mask(parse: FaceParse, selection: PartSelection, person_alpha: np.ndarr
         head = np.maximum(parse.soft_mask(FACE_CLASSES | {HAIR}), ears_region(parse, person_alpha))
     if "head" in selection.names:
         np.maximum(mask, head, out=mask)
+    # Body (person − head) and background (1 − person) complement the face-level parts:
+    # add them, since a max would leave a half-transparent seam where soft edges meet.
     if "body" in selection.names:
-        np.maximum(mask, np.clip(person_alpha - head, 0.0, 1.0), out=mask)
+        mask += np.clip(person_alpha - head, 0.0, 1.0)
     if "background" in selection.names:
-        np.maximum(mask, 1.0 - person_alpha, out=mask)
-    return mask
+        mask += 1.0 - person_alpha
+    return np.clip(mask, 0.0, 1.0, out=mask)
 
 
 def cutout(frame: np.ndarray, mask: np.ndarray) -> np.ndarray:

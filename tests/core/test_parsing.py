@@ -105,6 +105,9 @@ def test_person_parts_need_alpha():
     assert body[290, 150] == 1.0 and body[150, 196] < 0.01  # face centre belongs to the head
     assert head[150, 196] > 0.99 and background[10, 10] == 1.0
     assert np.all(body + head <= 1.0 + 1e-5)
+    both = part_mask(parse, PartSelection.parse("head,body"), alpha)
+    assert np.allclose(both, np.clip(head + body, 0, 1), atol=1e-5)  # no half-transparent seam at the neck
+    assert both[40:300, 80:300].min() > 0.99
 
 
 def test_overlay_is_soft_and_keeps_background():
