@@ -153,8 +153,15 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--clip", default=None, help="video file to use instead of a generated clip")
     bench.add_argument("--image", default=None, help="photo to pan across as the generated clip")
     bench.add_argument("--size", default="1280x720", help="frame size WxH (default 1280x720)")
-    bench.add_argument("--frames", type=int, default=60, help="frames to time (default 60)")
+    bench.add_argument("--frames", type=int, default=120, help="frames to time (default 120; longer runs cycle the clip)")
     bench.add_argument("--bg", default="#00b140", help="background, as for still (default green)")
+    bench.add_argument("--overlay", action="store_true", help="with the face-parsing overlay (needs the face models)")
+    bench.add_argument("--serial", action="store_true", help="one thread, no pipelining (default: pipelined, +1 frame)")
+    bench.add_argument("--reference", action="store_true", help="time the fp32 full-size reference path, not the live fast path")
+    bench.add_argument("--encode", default="bgr", choices=["none", "bgr", "jpeg"], help="what a sink gets (default bgr)")
+    bench.add_argument("--quality-frames", type=int, default=30,
+                       help="frames for the quality guard vs the fp32 reference (0 = skip; default 30)")
+    bench.add_argument("--memory-window", type=int, default=1000, help="frames in the first/last memory windows (default 1000)")
     bench.add_argument("--baseline", action="store_true", help="also time the plain RVM loop on the same frames")
     bench.add_argument("--json", action="store_true", help="print JSON instead of a table")
     _add_model_options(bench)
@@ -220,6 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="comma list of face classes to tint, e.g. hair,lips (default all)")
     face.add_argument("--overlay-boxes", action=argparse.BooleanOptionalAction, default=None,
                       help="outline and label each face part")
+    face.add_argument("--skeleton", action=argparse.BooleanOptionalAction, default=None,
+                      help="draw the body skeleton (needs the pose models)")
     out = live.add_argument_group("output")
     out.add_argument("--virtual-cam", action="store_true", help="send the view to a virtual camera")
     out.add_argument("--virtual-cam-backend", default="auto",
@@ -658,27 +667,27 @@ def _is_loopback(host: str) -> bool:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    """``livematte bench``: a thin layer over ``app.core.bench.run_bench``."""
     import json
 
-    from app.core.bench import load_clip, run_baseline, run_pipeline
+    from app.core.bench import BenchConfig, load_clip, run_bench
     from app.core.errors import SettingsError
     from app.core.image_io import load_image
-    from app.core.live_settings import LiveSettings
     from app.core.models.manifest import default_model
 
     try:
         width, height = (int(v) for v in args.size.lower().split("x"))
+        config = BenchConfig(
+            model=args.model or default_model("matting"), width=width, height=height, frames=args.frames,
+            provider=args.provider, threads=args.threads, ratio=args.ratio, background=args.bg,
+            overlay=args.overlay, pipelined=not args.serial, fast=not args.reference, encode=args.encode,
+            baseline=args.baseline, quality_frames=args.quality_frames, memory_window=args.memory_window,
+        )
     except ValueError as exc:
-        raise SettingsError(f"--size must look like 1280x720, got {args.size!r}") from exc
+        raise SettingsError(f"bench: {exc} (--size looks like 1280x720)") from exc
     image = load_image(args.image) if args.image else None
     frames = load_clip(args.clip, image, width, height, args.frames)
-    settings = LiveSettings(
-        model=args.model or default_model("matting"), provider=args.provider, threads=args.threads,
-        ratio=args.ratio, background=args.bg, mirror=False,
-    )
-    report = run_pipeline(frames, settings, args.models_dir)
-    if args.baseline:
-        report.baseline_fps = run_baseline(frames, args.models_dir, args.ratio or 0.25, args.threads)
+    report = run_bench(config, args.models_dir, frames)
     print(json.dumps(report.to_dict(), indent=2) if args.json else "\n".join(report.lines()))
     return 0
 
@@ -715,13 +724,12 @@ def cmd_live(args: argparse.Namespace) -> int:
     target = f"virtual camera ({args.virtual_cam_backend})" if camera is not None else "no output"
     print(f"livematte live: {getattr(source, 'name', args.source)} -> {target}; Ctrl-C stops", file=sys.stderr, flush=True)
     try:
-        final = live.run(stop, duration=args.duration, on_status=status.show, status_every=status.every)
+        final = live.run(stop, duration=args.duration, on_status=status.show, status_every=status.every,
+                         on_warning=lambda text: print(f"livematte: warning: {text}", file=sys.stderr, flush=True))
     finally:
         status.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    for warning in live.warnings:
-        print(f"livematte: warning: {warning}", file=sys.stderr)
     if args.preview_png and live.last_frame is not None:
         _save_preview(Path(args.preview_png), live.last_frame.view, camera)
     how = "stopped" if stop.is_set() else "finished"
@@ -756,7 +764,7 @@ def _live_changes(args: argparse.Namespace) -> dict:
         "loop_video": args.loop, "background": args.bg, "view": args.view, "feather": args.feather,
         "expand": args.expand, "smoothing": args.smoothing, "every_n": args.every,
         "overlay_enabled": args.face_overlay, "overlay_opacity": args.overlay_opacity,
-        "overlay_boxes": args.overlay_boxes,
+        "overlay_boxes": args.overlay_boxes, "skeleton_enabled": args.skeleton,
     }
     changes = {key: value for key, value in given.items() if value is not None}
     if args.source.strip().isdigit():

@@ -148,3 +148,17 @@ class LicenceNotAcceptedError(ModelError):
 
     code = "licence_not_accepted"
     exit_code = 22
+
+
+class VirtualCameraUnavailableError(DeviceError):
+    """No virtual-camera backend could be opened; the message says what to install or run on this platform."""
+
+    code = "virtual_camera_unavailable"
+    exit_code = 23
+
+
+class PresetError(SettingsError):
+    """A preset that does not exist, cannot be read, or holds values the settings reject."""
+
+    code = "bad_preset"
+    exit_code = 24

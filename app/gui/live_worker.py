@@ -10,65 +10,14 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable, Iterable
+from typing import Iterable
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
+from app.core.capture import CaptureThread
 from app.core.errors import LiveMatteError, ModelError
 from app.core.live import LatestFrameMailbox, LiveProcessor
 from app.core.live_settings import LiveSettings
-
-
-class CaptureThread(threading.Thread):
-    """Reads frames from a source into the mailbox; paces files at their own rate."""
-
-    def __init__(self, frames: Iterable, mailbox: LatestFrameMailbox, *, realtime: bool,
-                 on_error: Callable[[str], None], on_end: Callable[[], None]) -> None:
-        super().__init__(name="capture", daemon=True)
-        self.frames = frames
-        self.mailbox = mailbox
-        self.realtime = realtime
-        self.on_error = on_error
-        self.on_end = on_end
-        self.stop_event = threading.Event()
-        self.paused = threading.Event()
-        self.count = 0
-        self.started_at = time.monotonic()
-
-    def run(self) -> None:
-        start_wall, start_ts = time.monotonic(), None
-        try:
-            for image, timestamp in self.frames:
-                while self.paused.is_set() and not self.stop_event.is_set():
-                    time.sleep(0.02)
-                    start_wall, start_ts = time.monotonic(), None
-                if self.stop_event.is_set():
-                    return
-                if self.realtime:
-                    if start_ts is None:
-                        start_ts, start_wall = timestamp, time.monotonic()
-                    delay = (timestamp - start_ts) - (time.monotonic() - start_wall)
-                    if delay > 0:
-                        self.stop_event.wait(delay)
-                self.mailbox.put(image, timestamp)
-                self.count += 1
-        except LiveMatteError as exc:
-            self.on_error(str(exc))
-        except Exception as exc:  # a broken source must not kill the app
-            self.on_error(f"source failed: {exc}")
-        else:
-            self.on_end()
-        finally:
-            close = getattr(self.frames, "close", None)
-            if close is not None:
-                close()  # release the camera / file handle on the thread that used it
-
-    def fps(self) -> float:
-        elapsed = time.monotonic() - self.started_at
-        return self.count / elapsed if elapsed > 0 else 0.0
-
-    def stop(self) -> None:
-        self.stop_event.set()
 
 
 class InferenceWorker(QObject):
@@ -222,7 +171,7 @@ class LiveSession:
         self.close_source()
         self.mailbox.clear()
         self.worker.request_reset()
-        self.capture = CaptureThread(frames, self.mailbox, realtime=realtime, on_error=on_error, on_end=on_end)
+        self.capture = CaptureThread(frames, self.mailbox, pace=realtime, on_error=on_error, on_end=on_end)
         self.capture.start()
 
     def close_source(self) -> None:

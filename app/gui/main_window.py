@@ -26,12 +26,15 @@ from app.core.image_io import SUPPORTED_SUFFIXES as IMAGE_SUFFIXES
 from app.core.live_settings import LiveSettings
 from app.core.models import matting_models
 from app.core.models.session import available_providers
+from app.core.presets import PresetStore
 from app.core.sources import VIDEO_SUFFIXES
 from app.core.view import ViewMode
 from app.gui import sources_bridge
 from app.gui.control_panel_view import ControlPanelView
 from app.gui.live_worker import LiveSession
 from app.gui.preview_view import PreviewView
+from app.gui.presets_menu import PresetsMenu
+from app.gui.virtual_camera_controller import VirtualCameraController
 
 SETTINGS_KEY = "live/settings"
 
@@ -44,6 +47,7 @@ SHORTCUTS = [
     ("P", "Play / pause video"),
     ("1 / 2 / 3 / 4", "View: composite / alpha / foreground / side by side"),
     ("F", "Face overlay on / off"),
+    ("Ctrl+Shift+V", "Virtual camera on / off"),
     ("F1", "This list"),
     ("Ctrl+Q", "Quit"),
 ]
@@ -159,6 +163,11 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
         view_menu = self.menuBar().addMenu("&View")
+        self.presets = PresetsMenu(self.menuBar().addMenu("&Presets"), PresetStore(), lambda: self.settings, self)
+        self.presets.applied.connect(self.panel.load)  # widgets first, then the same path as a user change
+        self.presets.applied.connect(self._settings_changed)
+        self.presets.failed.connect(self._show_error)
+        self.presets.saved.connect(self.statusBar().showMessage)
         help_menu = self.menuBar().addMenu("&Help")
         self._action(file_menu, "Open camera", "Ctrl+K", self.open_camera)
         self._action(file_menu, "Open video…", "Ctrl+O", self.choose_video)
@@ -166,6 +175,9 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         self._action(file_menu, "Snapshot", "Space", self.snapshot)
         self._action(file_menu, "Record", "R", lambda: self.panel.record.toggle())
+        self.virtual_camera = VirtualCameraController(self.session, lambda: self.settings.camera_fps, self)
+        self.virtual_camera.install(file_menu, self.statusBar())
+        self.virtual_camera.failed.connect(self._show_error)
         self._action(file_menu, "Models…", None, self.open_models)
         file_menu.addSeparator()
         self._action(file_menu, "Quit", "Ctrl+Q", self.close)
@@ -385,6 +397,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:  # noqa: N802
         self.store.setValue(SETTINGS_KEY, json.dumps(self.settings.to_dict()))
         self.store.sync()
+        self.virtual_camera.shutdown()
         self.session.shutdown()
         super().closeEvent(event)
 

@@ -28,7 +28,8 @@ def test_processor_applies_settings_snapshots(tiny_models_dir):
     assert np.array_equal(out.source, frame[:, ::-1])  # mirrored input
 
 
-def test_face_overlay_fills_labels_and_missing_models_only_turn_it_off(tmp_path):
+def test_face_overlay_fills_labels_and_missing_models_only_turn_it_off(tmp_path, monkeypatch):
+    monkeypatch.delenv("LIVEMATTE_MODELS", raising=False)
     models = write_tiny_face_models(write_tiny_models(tmp_path / "m"))
     processor = LiveProcessor(str(models))
     processor.configure(LiveSettings(model="selfie", overlay_enabled=True, overlay_boxes=True, mirror=False))
