@@ -136,3 +136,12 @@ def alpha_to_u8(alpha: np.ndarray) -> np.ndarray:
 
 def u8_to_alpha(values: np.ndarray) -> np.ndarray:
     return values.astype(np.float32) / 255.0
+
+
+def flatten_rgba(rgba: np.ndarray, fill: tuple[int, int, int] = (0, 0, 0)) -> np.ndarray:
+    """RGBA over a solid colour, in integer maths (exact at alpha 0 and 255)."""
+    alpha = rgba[:, :, 3:4].astype(np.uint16)
+    rgb = rgba[:, :, :3].astype(np.uint16)
+    background = np.array(fill, np.uint16)
+    out = (rgb * alpha + background * (255 - alpha) + 127) // 255
+    return out.astype(np.uint8)

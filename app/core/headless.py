@@ -19,7 +19,7 @@ from app.core.capture import CaptureThread
 from app.core.live import LatestFrameMailbox, LiveFrame, LiveProcessor
 from app.core.live_settings import LiveSettings
 from app.core.sources import VIDEO_SUFFIXES, FrameSource, LoopingVideoSource, open_source
-from app.core.virtual_camera import PacedVirtualCamera
+from app.core.virtual_camera import camera_view, PacedVirtualCamera
 
 
 def open_live_source(text: str, settings: LiveSettings) -> FrameSource | LoopingVideoSource:
@@ -176,7 +176,7 @@ class HeadlessLive:
         if camera.size is None:
             height, width = frame.view.shape[:2]
             camera.start(width, height)  # raises VirtualCameraUnavailableError: the run stops with the hint
-        camera.submit(frame.view)
+        camera.submit(camera_view(frame))
 
     def _status(self, started: float, frames: int, meter: _RateMeter, ms: float) -> LiveStatus:
         camera_fps = repeated = None

@@ -11,9 +11,9 @@ from __future__ import annotations
 from fractions import Fraction
 from pathlib import Path
 
-import cv2
 import numpy as np
 
+from app.core.compose import flatten_rgba
 from app.core.errors import ExportError, OutputExistsError
 from app.core.video_export import FORMATS, _temp_sibling
 from app.core.writers import publish
@@ -51,7 +51,7 @@ class ClipRecorder:
         import av
 
         if image.ndim == 3 and image.shape[2] == 4:
-            image = cv2.cvtColor(cv2.multiply(image, image[..., 3:4].repeat(4, axis=2), scale=1 / 255.0), cv2.COLOR_RGBA2RGB)
+            image = flatten_rgba(image)
         if self._out is None:
             self._open(image.shape[1], image.shape[0])
             self._first_ts = timestamp

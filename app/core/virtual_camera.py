@@ -27,6 +27,7 @@ from typing import Callable, Protocol, runtime_checkable
 import cv2
 import numpy as np
 
+from app.core.compose import flatten_rgba
 from app.core.errors import VirtualCameraUnavailableError
 
 log = logging.getLogger(__name__)
@@ -204,6 +205,15 @@ def make_sink(backend: str = "auto", device: str | None = None) -> VirtualCamera
 # ---------------------------------------------------------------- frames
 
 
+def camera_view(frame) -> np.ndarray:
+    """What the camera sends for a LiveFrame: the view, un-mirrored.
+
+    The mirror is for the user's own preview; people in a call must see the
+    true picture (readable text), and call apps mirror the self-view themselves.
+    """
+    return cv2.flip(frame.view, 1) if frame.mirrored else frame.view
+
+
 def to_camera_frame(view: np.ndarray, width: int, height: int, fill: tuple[int, int, int] = KEY_GREEN) -> np.ndarray:
     """A view image as a width×height RGB uint8 frame.
 
@@ -227,15 +237,6 @@ def to_camera_frame(view: np.ndarray, width: int, height: int, fill: tuple[int, 
     x, y = (width - new_w) // 2, (height - new_h) // 2
     out[y : y + new_h, x : x + new_w] = resized
     return out
-
-
-def flatten_rgba(rgba: np.ndarray, fill: tuple[int, int, int] = KEY_GREEN) -> np.ndarray:
-    """RGBA over a solid colour, in integer maths (exact at alpha 0 and 255)."""
-    alpha = rgba[:, :, 3:4].astype(np.uint16)
-    rgb = rgba[:, :, :3].astype(np.uint16)
-    background = np.array(fill, np.uint16)
-    out = (rgb * alpha + background * (255 - alpha) + 127) // 255
-    return out.astype(np.uint8)
 
 
 # ---------------------------------------------------------------- pacer

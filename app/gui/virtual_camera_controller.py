@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QMenu, QPushButton, QStatusBar, QWidget
 
 from app.core.errors import LiveMatteError
 from app.core.headless import source_fps
-from app.core.virtual_camera import PacedVirtualCamera, VirtualCameraSink, make_sink
+from app.core.virtual_camera import camera_view, PacedVirtualCamera, VirtualCameraSink, make_sink
 from app.gui.live_worker import LiveSession
 
 SHORTCUT = "Ctrl+Shift+V"
@@ -84,7 +84,7 @@ class VirtualCameraController(QObject):
         if self.state == WAITING:
             self._open(frame.view)
         if self.state == ON and self.camera is not None:
-            self.camera.submit(frame.view)
+            self.camera.submit(camera_view(frame))
 
     def _open(self, view) -> None:
         height, width = view.shape[:2]

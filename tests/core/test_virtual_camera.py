@@ -259,3 +259,16 @@ def test_real_loopback_device_receives_frames():
     _wait_for(lambda: camera.stats().sent >= 5)
     camera.stop()
     assert camera.error is None
+
+
+def test_camera_gets_the_unmirrored_picture():
+    from app.core.live import LiveFrame
+    from app.core.results import FrameResult
+    from app.core.virtual_camera import camera_view
+
+    view = np.zeros((4, 6, 3), np.uint8)
+    view[:, 0] = 255  # left column lit in the mirrored preview
+    frame = LiveFrame(view, view, FrameResult(alpha=np.ones((4, 6), np.float32)), mirrored=True)
+    assert camera_view(frame)[:, -1].min() == 255 and camera_view(frame)[:, 0].max() == 0
+    plain = LiveFrame(view, view, FrameResult(alpha=np.ones((4, 6), np.float32)))
+    assert camera_view(plain) is view
