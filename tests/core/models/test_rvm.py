@@ -59,3 +59,54 @@ def test_fp16_weights_work(tmp_path, person_frame):
     out = model.infer(person_frame)
     out = model.infer(person_frame)
     assert out.alpha.dtype == np.float32 and out.alpha[120, 160] > 0.9 and out.alpha[2, 2] < 0.1
+
+
+def _moving_frames(count: int = 5) -> list[np.ndarray]:
+    base = person_image()
+    return [np.ascontiguousarray(np.roll(base, 5 * i, axis=1)) for i in range(count)]
+
+
+def test_io_binding_equals_the_numpy_path(tiny_models_dir):
+    plain = load_model("rvm", tiny_models_dir)
+    bound = load_model("rvm", tiny_models_dir, io_binding=True)
+    frames = _moving_frames()
+    for i, frame in enumerate(frames + [frame[:200, :300].copy() for frame in frames[:2]]):  # then a size change
+        if i == 3:
+            plain.reset()
+            bound.reset()
+        a, b = plain.infer(frame), bound.infer(frame)
+        np.testing.assert_array_equal(a.alpha, b.alpha)
+        np.testing.assert_array_equal(a.foreground, b.foreground)
+
+
+def test_work_frame_keeps_the_internal_resolution_and_the_frame_size(tiny_models_dir):
+    model = load_model("rvm", tiny_models_dir, downsample_ratio=0.5, work_long_side=160)
+    frame = person_image(320, 240)
+    work, ratio = model._work_frame(frame, 0.5)
+    assert work.shape[:2] == (120, 160) and ratio == 1.0  # 160 px at ratio 1.0 == 320 px at 0.5
+    out = model.infer(frame)
+    assert out.alpha.shape == (240, 320) and out.foreground.shape == (240, 320, 3)
+    assert out.alpha[120, 160] > 0.9 and out.alpha[2, 2] < 0.1
+    small = person_image(120, 90)
+    assert model._work_frame(small, 0.5)[0] is small  # already small enough: untouched
+
+
+def test_content_aware_ratio_follows_the_person_with_hysteresis(tiny_models_dir):
+    model = load_model("rvm", tiny_models_dir, content_aware=True)
+    model.target_long_side = 640  # so the two choices differ on a 1280-wide frame
+    tall = np.zeros((90, 160), np.float32)
+    tall[5:85, 60:100] = 1.0  # 89 % of the height: a close-up
+    short = np.zeros((90, 160), np.float32)
+    short[40:85, 60:100] = 1.0  # 50 %: a full body far away
+    middle = np.zeros((90, 160), np.float32)
+    middle[30:85, 60:100] = 1.0  # 61 %: inside the hysteresis band
+    assert model.ratio_for(1280, 720) == 0.5
+    model._update_content(tall)
+    assert model.ratio_for(1280, 720) == 0.25
+    model._update_content(middle)
+    assert model.ratio_for(1280, 720) == 0.25  # stays until clearly smaller
+    model._update_content(short)
+    assert model.ratio_for(1280, 720) == 0.5
+    model.downsample_ratio = 0.375
+    model._update_content(tall)
+    assert model.ratio_for(1280, 720) == 0.375  # a ratio the user chose always wins

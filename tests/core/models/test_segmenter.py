@@ -31,3 +31,14 @@ def test_upsampled_edge_follows_the_image(tiny_models_dir):
     row = alpha[360]
     assert abs(int(np.argmax(row > 0.5)) - 640) <= 3
     assert np.count_nonzero((row > 0.1) & (row < 0.9)) < 25
+
+
+def test_live_fast_options_stay_close_to_the_default(tiny_models_dir):
+    from app.core.models import load_model
+    from tests.tiny_models import person_image
+
+    frame = person_image(640, 480)
+    default = load_model("selfie", tiny_models_dir).infer(frame).alpha
+    fast = load_model("selfie", tiny_models_dir, guide_long_side=320, fast_resize=True).infer(frame).alpha
+    assert fast.shape == default.shape and fast.dtype == np.float32
+    assert float(np.abs(fast - default).mean()) < 0.02
