@@ -9,7 +9,6 @@ thread through a queued signal. Painting happens only on the UI thread.
 from __future__ import annotations
 
 import threading
-import time
 from typing import Iterable
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
@@ -18,6 +17,7 @@ from app.core.capture import CaptureThread
 from app.core.errors import LiveMatteError, ModelError
 from app.core.live import LatestFrameMailbox, LiveProcessor
 from app.core.live_settings import LiveSettings
+from app.core.pipelined import PipelinedProcessor
 
 
 class InferenceWorker(QObject):
@@ -32,6 +32,7 @@ class InferenceWorker(QObject):
         super().__init__()
         self.mailbox = mailbox
         self.processor = LiveProcessor(models_dir)
+        self.pipeline = PipelinedProcessor(self.processor)
         self._settings: LiveSettings | None = None
         self._applied: LiveSettings | None = None
         self._reset = threading.Event()
@@ -105,12 +106,14 @@ class InferenceWorker(QObject):
             self._loop()
         finally:
             self._finish_recording()  # closing mid-recording still leaves a valid clip
+            self.pipeline.close()
 
     def _loop(self) -> None:
         while self._running.is_set():
             self._handle_record_request()
             item = self.mailbox.get(timeout=0.05)
             if item is None:
+                self._deliver(self._flush())  # the source paused or ended: show the frame in flight now
                 continue
             if not self._apply_settings():
                 if self._settings is not None:  # no matting: still show the source
@@ -118,17 +121,29 @@ class InferenceWorker(QObject):
                 continue
             if self._reset.is_set():
                 self._reset.clear()
-                self.processor.reset()
-            start = time.perf_counter()
+                self.pipeline.reset()
             try:
-                frame = self.processor.process(*item)
+                # matting of this frame overlaps the composite of the previous one (one frame of latency)
+                frame = self.pipeline.submit(*item)
             except LiveMatteError as exc:
                 self.error.emit(str(exc))
                 continue
-            self.last_ms = (time.perf_counter() - start) * 1000
-            if self._recorder is not None:
-                self._record(frame, item[1])
-            self.frame_ready.emit(frame)
+            self._deliver(frame)
+
+    def _flush(self):
+        try:
+            return self.pipeline.flush()
+        except LiveMatteError as exc:
+            self.error.emit(str(exc))
+            return None
+
+    def _deliver(self, frame) -> None:
+        if frame is None:
+            return
+        self.last_ms = frame.result.timings.get("inference", self.last_ms)
+        if self._recorder is not None:
+            self._record(frame, float(frame.result.extra.get("timestamp", 0.0)))
+        self.frame_ready.emit(frame)
 
     def _apply_settings(self) -> bool:
         settings = self._settings
@@ -136,7 +151,7 @@ class InferenceWorker(QObject):
             return False
         if settings is not self._applied:
             try:
-                self.processor.configure(settings)
+                self.pipeline.configure(settings)
             except ModelError as exc:
                 # disable matting until the user changes something, instead of failing every frame
                 self.disabled_reason = str(exc)
