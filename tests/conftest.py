@@ -38,6 +38,7 @@ def portraits_dir() -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_user_cache(tmp_path, monkeypatch):
-    """Never read or write the user's own cache folder from a test."""
+def _isolated_user_folders(tmp_path, monkeypatch):
+    """Never read or write the user's own cache or config folders (weights, licences, presets)."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))

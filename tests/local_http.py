@@ -97,3 +97,19 @@ def refused_url(path: str = "/model.onnx") -> str:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     return f"http://127.0.0.1:{port}{path}"
+
+
+def no_proxies(monkeypatch) -> None:
+    """No proxy from the environment may catch requests to the local test server."""
+    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+
+
+def padded_selfie_model(repeat: int) -> bytes:
+    """The tiny selfie model grown past several download chunks (a doc string does not change the graph)."""
+    from tests.tiny_models import selfie_model
+
+    model = selfie_model()
+    model.doc_string = "padding so the download takes several chunks " * repeat
+    return model.SerializeToString()

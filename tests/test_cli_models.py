@@ -11,7 +11,7 @@ import pytest
 from app.cli import main
 from app.core.errors import DownloadError, LicenceNotAcceptedError, ModelCorruptError, ModelMissingError
 from app.core.models.fetch import default_licence_file
-from tests.local_http import LocalServer, Route
+from tests.local_http import LocalServer, Route, no_proxies
 from tests.tiny_models import rvm_model
 
 RVM = rvm_model().SerializeToString()
@@ -20,10 +20,7 @@ RVM_NAME = "rvm_mobilenetv3_fp32.onnx"
 
 @pytest.fixture(autouse=True)
 def _offline_and_isolated(tmp_path, monkeypatch):
-    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    no_proxies(monkeypatch)
     monkeypatch.delenv("LIVEMATTE_MODELS", raising=False)  # real weights would make fetch skip as "present"
 
 

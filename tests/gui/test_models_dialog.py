@@ -15,31 +15,21 @@ from app.core.models.fetch import LicenceBook
 from app.core.models.manifest import ModelSpec, WeightFile, load_manifest
 from app.gui import models_dialog
 from app.gui.models_dialog import STATUS, ModelsDialog
-from tests.local_http import LocalServer, Route
-from tests.tiny_models import meet_model, selfie_model
+from tests.local_http import LocalServer, Route, no_proxies, padded_selfie_model
+from tests.tiny_models import meet_model
 
 SELFIE_FILE = "mediapipe_selfie_segmentation_256x256.onnx"
 MEET_FILE = "mediapipe_meet_segmentation_144x256.onnx"
 
 
-def _padded_selfie() -> bytes:
-    """The tiny selfie model grown past a few download chunks, so progress is reported more than once."""
-    model = selfie_model()
-    model.doc_string = "padding so the download takes several chunks " * 20000
-    return model.SerializeToString()
-
-
-SELFIE = _padded_selfie()
+SELFIE = padded_selfie_model(20000)  # several chunks: progress is reported more than once
 MEET = meet_model().SerializeToString()
 
 
 @pytest.fixture(autouse=True)
 def _offline_and_isolated(tmp_path, monkeypatch):
     """No proxy may catch 127.0.0.1; no real config, models or licence answers are used."""
-    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    no_proxies(monkeypatch)
     monkeypatch.delenv("LIVEMATTE_MODELS", raising=False)
 
     def unexpected_prompt(parent, spec):

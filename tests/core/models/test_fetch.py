@@ -15,19 +15,12 @@ from app.core.models import fetch
 from app.core.models.fetch import LicenceBook, Progress, fetch_model, verify_file, verify_model
 from app.core.models.manifest import ModelSpec, WeightFile, load_manifest
 from app.core.models.store import user_models_dir
-from tests.local_http import LocalServer, Route, refused_url
-from tests.tiny_models import meet_model, selfie_model
+from tests.local_http import LocalServer, Route, refused_url, no_proxies, padded_selfie_model
+from tests.tiny_models import meet_model
 
 
 
-def _padded_selfie() -> bytes:
-    """The tiny selfie model grown past one download chunk (a doc string does not change the graph)."""
-    model = selfie_model()
-    model.doc_string = "padding so the download takes several chunks " * 8000
-    return model.SerializeToString()
-
-
-SELFIE = _padded_selfie()
+SELFIE = padded_selfie_model(8000)
 MEET = meet_model().SerializeToString()
 SELFIE_SHA = hashlib.sha256(SELFIE).hexdigest()
 NAME = "mediapipe_selfie_segmentation_256x256.onnx"
@@ -36,10 +29,7 @@ NAME = "mediapipe_selfie_segmentation_256x256.onnx"
 @pytest.fixture(autouse=True)
 def _offline_and_isolated(tmp_path, monkeypatch):
     """No proxy may catch 127.0.0.1, and licence acceptance never reaches the real config dir."""
-    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    no_proxies(monkeypatch)
 
 
 @pytest.fixture
