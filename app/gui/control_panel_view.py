@@ -73,7 +73,8 @@ class ControlPanelView(QScrollArea):
         layout.addStretch(1)
         self.setWidget(body)
         self.setWidgetResizable(True)
-        self.setMinimumWidth(330)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setMinimumWidth(body.sizeHint().width() + self.verticalScrollBar().sizeHint().width())
         self.load(settings)
 
     # ---- groups -------------------------------------------------------
