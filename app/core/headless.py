@@ -18,6 +18,7 @@ from typing import Callable, Iterable
 from app.core.capture import CaptureThread
 from app.core.live import LatestFrameMailbox, LiveFrame, LiveProcessor
 from app.core.live_settings import LiveSettings
+from app.core.pipelined import PipelinedProcessor
 from app.core.sources import VIDEO_SUFFIXES, FrameSource, LoopingVideoSource, open_source
 from app.core.virtual_camera import camera_view, PacedVirtualCamera
 
@@ -133,9 +134,27 @@ class HeadlessLive:
             if on_warning is not None:
                 on_warning(self.processor.overlay_error)
         capture = CaptureThread(self.source, self.mailbox, pace=self.pace)
+        # matting of frame N overlaps compositing and output of frame N-1 (one frame of latency)
+        pipeline = PipelinedProcessor(self.processor)
         started = time.monotonic()
         meter, smoothed_ms, frames = _RateMeter(), 0.0, 0
         next_status = started + status_every
+
+        def deliver(frame: LiveFrame | None) -> None:
+            nonlocal smoothed_ms, frames, next_status
+            if frame is None:
+                return
+            ms = frame.result.timings.get("inference", 0.0)
+            smoothed_ms = ms if frames == 0 else 0.9 * smoothed_ms + 0.1 * ms
+            frames += 1
+            meter.tick(time.monotonic())
+            self._output(frame)
+            if on_frame is not None:
+                on_frame(frame)
+            if on_status is not None and time.monotonic() >= next_status:
+                next_status += status_every
+                on_status(self._status(started, frames, meter, smoothed_ms))
+
         capture.start()
         try:
             while not stop.is_set():
@@ -144,22 +163,14 @@ class HeadlessLive:
                     break
                 item = self.mailbox.get(timeout=0.05)
                 if item is None:
+                    deliver(pipeline.flush())  # no new frame: show the one in flight now
                     if capture.finished.is_set():
                         break  # the source ended (or failed) and everything it sent is processed
                     continue
-                t0 = time.perf_counter()
-                frame = self.processor.process(*item)
-                ms = (time.perf_counter() - t0) * 1000
-                smoothed_ms = ms if frames == 0 else 0.9 * smoothed_ms + 0.1 * ms
-                frames += 1
-                meter.tick(time.monotonic())
-                self._output(frame)
-                if on_frame is not None:
-                    on_frame(frame)
-                if on_status is not None and time.monotonic() >= next_status:
-                    next_status += status_every
-                    on_status(self._status(started, frames, meter, smoothed_ms))
+                deliver(pipeline.submit(*item))
+            deliver(pipeline.flush())
         finally:
+            pipeline.close()
             capture.stop()
             capture.join(timeout=3)
             if self.camera is not None:
