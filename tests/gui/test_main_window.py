@@ -181,3 +181,35 @@ def test_stress_switching_models_sources_backgrounds(qtbot, make_window, tiny_mo
     window.close()
     assert time.monotonic() - started < 2.0
     assert not capture.is_alive() and thread.isFinished()
+
+
+def _frames_until(qtbot, window, predicate, tries=15):
+    for _ in range(tries):
+        frame = _next_frame(qtbot, window)
+        if predicate(frame):
+            return frame
+    raise AssertionError("the control never reached the frames")
+
+
+def test_controls_reach_the_frames(qtbot, make_window, tiny_models_dir, tmp_path):
+    window = make_window(tiny_models_dir, background="transparent")
+    window.open_path(_photo(tmp_path))
+    panel = window.panel
+    # transparent background: the view keeps alpha (painted over a checkerboard)
+    _frames_until(qtbot, window, lambda f: f.view.shape[2] == 4 and f.view[3, 3, 3] == 0)
+    # a colour background appears where alpha is 0
+    panel._background_colour = "#ff00ff"
+    panel.background_kind.setCurrentText("colour")
+    _frames_until(qtbot, window, lambda f: tuple(f.view[3, 3]) == (255, 0, 255))
+    # the model switch reaches the worker
+    panel.model.setCurrentText("meet")
+    _frames_until(qtbot, window, lambda f: f.result.model == "meet")
+    # a hard threshold makes the alpha binary
+    panel.view.setCurrentIndex(panel.view.findData("alpha"))
+    panel.threshold_enabled.setChecked(True)
+    frame = _frames_until(qtbot, window, lambda f: set(np.unique(f.view)) <= {0, 255})
+    assert frame.view[120, 160, 0] == 255
+    # mirror flips the source
+    panel.mirror.setChecked(True)
+    frame = _frames_until(qtbot, window, lambda f: f.mirrored)
+    assert np.array_equal(frame.source, person_image(320, 240)[:, ::-1])
