@@ -26,13 +26,14 @@ class TrackerSettings:
     face-size fractions per frame) at which the new landmarks are taken as they are."""
 
     detect_every: int = 10
+    hair_every: int = 2  # the hair model runs on every 2nd frame; between, the last mask is reused
     still_weight: float = 0.25
     motion_scale: float = 0.04
     match_iou: float = 0.3
 
     def __post_init__(self) -> None:
-        if self.detect_every < 1 or not 0.0 < self.still_weight <= 1.0 or self.motion_scale <= 0.0:
-            raise ValueError("detect_every >= 1, still_weight in (0, 1], motion_scale > 0")
+        if self.detect_every < 1 or self.hair_every < 1 or not 0.0 < self.still_weight <= 1.0 or self.motion_scale <= 0.0:
+            raise ValueError("detect_every >= 1, hair_every >= 1, still_weight in (0, 1], motion_scale > 0")
 
 
 @dataclass
@@ -77,6 +78,7 @@ class FaceTracker:
     def process(self, frame: np.ndarray) -> FaceParse:
         """Parses ``frame`` (RGB uint8) using and updating the tracks."""
         timings: dict[str, float] = {}
+        reuse_hair = self.frame_index % self.settings.hair_every != 0
         if not self.tracks or self.frame_index % self.settings.detect_every == 0:
             t0 = time.perf_counter()
             self._update_tracks(self.parser.detector.detect(frame))
@@ -98,7 +100,7 @@ class FaceTracker:
         timings["landmarks"] = (time.perf_counter() - t1) * 1e3
         return self.parser.build(
             frame, [t.detection for t in alive], [t.points for t in alive], [t.presence for t in alive],  # type: ignore[misc]
-            temporal=True, timings=timings,
+            temporal=True, timings=timings, reuse_hair=reuse_hair,
         )
 
     def _update_tracks(self, detections: list[FaceDetection]) -> None:

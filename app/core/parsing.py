@@ -218,13 +218,22 @@ class FaceParser:
         *,
         temporal: bool = False,
         timings: dict[str, float] | None = None,
+        reuse_hair: bool = False,
     ) -> FaceParse:
-        """Hair + rasterisation for faces whose landmarks are known (also smoothed ones)."""
+        """Hair + rasterisation for faces whose landmarks are known (also smoothed ones).
+
+        ``reuse_hair`` (streams only) takes the previous frame's hair mask instead of
+        running the hair model, which is most of the parse time.
+        """
         timings = {} if timings is None else timings
         height, width = frame.shape[:2]
         t0 = time.perf_counter()
         hair_crops = [hair_crop(d, self.settings.hair_scale) for d in detections]
-        hair = self.segment_hair(frame, hair_crops, temporal) if self.hair_model and detections else None
+        previous = self._previous_hair
+        if reuse_hair and temporal and previous is not None and previous.shape == (height, width):
+            hair = previous.astype(np.float32) * np.float32(1.0 / 255.0)
+        else:
+            hair = self.segment_hair(frame, hair_crops, temporal) if self.hair_model and detections else None
         if self.hair_model is not None:
             timings["hair"] = (time.perf_counter() - t0) * 1e3
         t1 = time.perf_counter()

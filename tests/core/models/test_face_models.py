@@ -101,3 +101,16 @@ def test_tracker_smooths_and_skips_detection(face_models_dir):
     assert all(len(r.faces) == 1 for r in results)
     tracker.reset()
     assert tracker.tracks == [] and parser._previous_hair is None
+
+
+def test_tracker_runs_the_hair_model_every_nth_frame(face_models_dir, monkeypatch):
+    from app.core.face_tracking import FaceTracker, TrackerSettings
+
+    parser = load_face_parser(face_models_dir)
+    calls = []
+    real = parser.segment_hair
+    monkeypatch.setattr(parser, "segment_hair", lambda *a, **k: calls.append(1) or real(*a, **k))
+    tracker = FaceTracker(parser, TrackerSettings(hair_every=3))
+    results = [tracker.process(face_image()) for _ in range(6)]
+    assert len(calls) == 2  # frames 0 and 3
+    assert all((r.labels == 10).any() for r in results)  # the reused mask still labels hair
