@@ -74,13 +74,13 @@ def _tc_error(client, body, headers=TC) -> str:
 def test_face_models_load_lazily_once(models_dir):
     engine = load_engine("selfie", str(models_dir), limits=LIMITS)
     client = TestClient(create_app(engine))
-    assert engine._faces is None  # matting-only use never loads them
+    assert engine._faces.loaded is None  # matting-only use never loads them
     client.post("/jdai/SelfieSeg", json={"image": FACE})
-    assert engine._faces is None
+    assert engine._faces.loaded is None
     client.post("/jdai/face_parser", json=[{"image": FACE}])
-    first = engine._faces
+    first = engine._faces.loaded
     client.post("/", json={"Image": FACE, "SegmentationOptions": {"Hair": True}}, headers=TC)
-    assert first is not None and engine._faces is first
+    assert first is not None and engine._faces.loaded is first
 
 
 def test_tencent_success_shape(client, engine):

@@ -15,7 +15,7 @@ import re
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import Callable, Generic, Iterator, TypeVar
 
 import numpy as np
 
@@ -77,6 +77,40 @@ class Cutout:
         return alpha_to_u8(self.result.alpha)
 
 
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class LazyModel(Generic[T]):
+    """A model loaded on first use, used by one request at a time.
+
+    A failed load is not remembered: installing the weights fixes the next
+    request without a restart.
+    """
+
+    def __init__(self, what: str, loader: Callable[[], T] | None) -> None:
+        self.what = what
+        self.loader = loader
+        self._lock = threading.Lock()
+        self._value: T | None = None
+
+    @property
+    def loaded(self) -> T | None:
+        """The model if it was loaded, else None (never loads)."""
+        return self._value
+
+    def call(self, use: Callable[[T], R]) -> R:
+        """Raises:
+            LiveMatteError: no loader configured; ModelMissingError/ModelCorruptError from the loader.
+        """
+        with self._lock:
+            if self._value is None:
+                if self.loader is None:
+                    raise LiveMatteError(f"{self.what} is not available: no models configured")
+                self._value = self.loader()
+            return use(self._value)
+
+
 @dataclass
 class Engine:
     """One matting pipeline (and optional pose and face models, loaded on first use) per process.
@@ -93,16 +127,14 @@ class Engine:
     api_key: str | None = None
     face_loader: Callable[[], FaceParser] | None = None
     _matte_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _pose_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _pose: PoseEstimator | None = field(default=None, repr=False)
-    _face_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _faces: FaceParser | None = field(default=None, repr=False)
     _slots: threading.BoundedSemaphore = field(init=False, repr=False)
     _pending: int = field(default=0, repr=False)
     _count_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
         self._slots = threading.BoundedSemaphore(self.limits.max_pending)
+        self._poses = LazyModel("body analysis", self.pose_loader)
+        self._faces = LazyModel("face parsing", self.face_loader)
 
     @property
     def model_name(self) -> str:
@@ -169,12 +201,7 @@ class Engine:
             ModelMissingError, ModelCorruptError: the pose weights are not available.
             LiveMatteError: no pose models were configured.
         """
-        with self._pose_lock:
-            if self._pose is None:
-                if self.pose_loader is None:
-                    raise LiveMatteError("body analysis is not available: no pose models configured")
-                self._pose = self.pose_loader()
-            return self._pose.estimate(frame)
+        return self._poses.call(lambda poses: poses.estimate(frame))
 
     def parse_faces(self, frame: np.ndarray) -> FaceParse:
         """11-class face parse of ``frame``; the face models load on the first call.
@@ -186,12 +213,7 @@ class Engine:
             ModelMissingError, ModelCorruptError: the face weights are not available.
             LiveMatteError: no face models were configured.
         """
-        with self._face_lock:
-            if self._faces is None:
-                if self.face_loader is None:
-                    raise LiveMatteError("face parsing is not available: no face models configured")
-                self._faces = self.face_loader()
-            return self._faces.parse(frame)  # temporal=False: photos must not influence each other
+        return self._faces.call(lambda faces: faces.parse(frame))  # temporal=False: photos stay independent
 
 
 def b64decode_image(text: str) -> bytes:
