@@ -266,11 +266,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _open_gui(parser: argparse.ArgumentParser) -> int:
+    import os
+
+    if sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or os.environ.get("QT_QPA_PLATFORM")
+    ):
+        # Qt would abort the process without a display; say what to do instead
+        print("livematte: no display found (DISPLAY/WAYLAND_DISPLAY unset), so the desktop app cannot open.\n"
+              "Use a command instead, e.g. `livematte still photo.jpg -o out/` or `livematte live --source 0`, "
+              "or run the app under a display (xvfb-run livematte).", file=sys.stderr)
+        parser.print_usage(sys.stderr)
+        return 2
     try:
-        from app.gui.main import run_app  # type: ignore[import-not-found]
-    except ImportError:
-        parser.print_help()
-        return 0
+        from app.gui.main import run_app
+    except ImportError as exc:  # e.g. Qt's system libraries missing
+        print(f"livematte: the desktop app cannot start ({exc}); the commands still work (livematte --help)",
+              file=sys.stderr)
+        return 1
     return run_app()
 
 

@@ -99,3 +99,13 @@ def test_python_m_app_help_is_fast_and_light():
     code = "import sys, runpy; sys.argv=['livematte','--help']\ntry:\n runpy.run_module('app', run_name='__main__')\nexcept SystemExit: pass\nprint('onnxruntime' in sys.modules, 'cv2' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "still" in out and out.strip().endswith("False False")
+
+
+def test_no_display_gives_a_clear_message_not_a_crash(monkeypatch, capsys):
+    import sys as _sys
+
+    monkeypatch.setattr(_sys, "platform", "linux")
+    for var in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"):
+        monkeypatch.delenv(var, raising=False)
+    assert main([]) == 2
+    assert "no display found" in capsys.readouterr().err
