@@ -10,7 +10,7 @@ from enum import Enum
 import cv2
 import numpy as np
 
-from app.core.compose import BackgroundRenderer, composite, to_rgba
+from app.core.compose import BackgroundRenderer, alpha_to_u8, composite, to_rgba
 from app.core.results import FrameResult, PartBox
 
 
@@ -31,8 +31,7 @@ def render_view(
     """The preview image: RGB uint8, or RGBA where the background is transparent."""
     fg = result.foreground if result.foreground is not None else frame
     if mode is ViewMode.ALPHA:
-        gray = np.rint(result.alpha * 255.0).astype(np.uint8)
-        return cv2.cvtColor(gray, cv2.COLOR_GRAY2RGB)
+        return cv2.cvtColor(alpha_to_u8(result.alpha), cv2.COLOR_GRAY2RGB)
     if mode is ViewMode.FOREGROUND:
         return to_rgba(fg, result.alpha)
     bg = background.render(frame, result.alpha, timestamp) if background is not None else None

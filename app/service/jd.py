@@ -88,6 +88,12 @@ def gateway_error(status: int, message: str) -> tuple[int, dict]:
     return status, {"code": str(status), "charge": False, "msg": message, "result": None}
 
 
+def gateway_response(status: int, message: str) -> JSONResponse:
+    """A gateway-level error (auth, busy, server fault) as JD's HTTP answer."""
+    status, body = gateway_error(status, message)
+    return JSONResponse(body, status_code=status)
+
+
 def status_for(exc: LiveMatteError) -> int | None:
     """JD business status for an input error (None: not the caller's fault)."""
     if isinstance(exc, BadBase64Error):
@@ -106,8 +112,7 @@ def router(engine: Engine) -> APIRouter:
     async def selfie_seg(request: Request) -> JSONResponse:
         """Person confidence map as a grayscale PNG, in JD's envelope."""
         if not engine.key_matches(*request_keys(request)):
-            status, body = gateway_error(401, "invalid or missing API key")
-            return JSONResponse(body, status_code=status)
+            return gateway_response(401, "invalid or missing API key")
         start = time.perf_counter()
         try:
             payload = json.loads(await request.body())
@@ -126,13 +131,11 @@ def router(engine: Engine) -> APIRouter:
                 cutout = await off_loop(engine.matte, frame)
                 image = await off_loop(b64png, cutout.alpha_u8)
         except ServiceBusyError as exc:
-            status, body = gateway_error(429, str(exc))
-            return JSONResponse(body, status_code=status)
+            return gateway_response(429, str(exc))
         except LiveMatteError as exc:
             code = status_for(exc)
             if code is None:  # a model that cannot run: the service's fault, not the image's
-                status, body = gateway_error(500, str(exc))
-                return JSONResponse(body, status_code=status)
+                return gateway_response(500, str(exc))
             return business_error(code, str(exc))
         return JSONResponse(envelope({"status": OK, "message": "ok", "image": image, "used_time": elapsed_ms(start)}))
 
@@ -140,8 +143,7 @@ def router(engine: Engine) -> APIRouter:
     async def face_parser(request: Request) -> JSONResponse:
         """11-class face label maps (palette PNGs, pixel = class id), one per input image, in JD's envelope."""
         if not engine.key_matches(*request_keys(request)):
-            status, body = gateway_error(401, "invalid or missing API key")
-            return JSONResponse(body, status_code=status)
+            return gateway_response(401, "invalid or missing API key")
         start = time.perf_counter()
         try:
             texts = image_texts(await request.body())
@@ -154,11 +156,9 @@ def router(engine: Engine) -> APIRouter:
         except _BadRequest as exc:
             return business_error(exc.status, str(exc))
         except ServiceBusyError as exc:
-            status, body = gateway_error(429, str(exc))
-            return JSONResponse(body, status_code=status)
+            return gateway_response(429, str(exc))
         except LiveMatteError as exc:  # face models missing or broken: the service's fault
-            status, body = gateway_error(500, str(exc))
-            return JSONResponse(body, status_code=status)
+            return gateway_response(500, str(exc))
         return JSONResponse(envelope({"status": OK, "message": "ok", "used_time": elapsed_ms(start), "images": images}))
 
     return api
