@@ -138,7 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
     video.add_argument("--feather", type=int, default=0, help="soft edge in px, outward only (default 0)")
     video.add_argument("--expand", type=int, default=0, help="grow (>0) or shrink (<0) the matte in px")
     video.add_argument("--min-blob", type=float, default=0.0, help="remove islands smaller than this fraction of the frame")
-    video.add_argument("--every", type=int, default=1, help="compute the mask every N frames (default 1)")
+    video.add_argument("--every", type=int, default=1,
+                       help="compute the mask every N frames, motion-compensated in between (default 1)")
     video.add_argument("--no-audio", action="store_true", help="drop the audio track")
     video.add_argument("--crf", type=int, default=None, help="quality for H.264/VP9 (lower is better)")
     video.add_argument("--overwrite", action="store_true", help="replace an existing output")
@@ -155,6 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--size", default="1280x720", help="frame size WxH (default 1280x720)")
     bench.add_argument("--frames", type=int, default=120, help="frames to time (default 120; longer runs cycle the clip)")
     bench.add_argument("--bg", default="#00b140", help="background, as for still (default green)")
+    bench.add_argument("--every", type=int, default=0,
+                       help="model every N frames, motion-compensated in between; 0 = auto as in the live view (default 0)")
     bench.add_argument("--overlay", action="store_true", help="with the face-parsing overlay (needs the face models)")
     bench.add_argument("--serial", action="store_true", help="one thread, no pipelining (default: pipelined, +1 frame)")
     bench.add_argument("--reference", action="store_true", help="time the fp32 full-size reference path, not the live fast path")
@@ -218,7 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
     look.add_argument("--feather", type=int, default=None, help="soft edge in px, outward only (default 0)")
     look.add_argument("--expand", type=int, default=None, help="grow (>0) or shrink (<0) the matte in px (default 0)")
     look.add_argument("--smoothing", type=float, default=None, help="temporal smoothing, 0-0.99 (default 0.5)")
-    look.add_argument("--every", type=int, default=None, help="compute the mask every N frames (default 1)")
+    look.add_argument("--every", type=int, default=None,
+                      help="compute the mask every N frames, motion-compensated in between; 0 = auto: every frame "
+                           "while the model keeps up with the camera (default 0)")
     face = live.add_argument_group("face overlay")
     face.add_argument("--face-overlay", action=argparse.BooleanOptionalAction, default=None,
                       help="tint face parts in their palette colours (needs the face models)")
@@ -597,6 +602,8 @@ def cmd_video(args: argparse.Namespace) -> int:
     from app.core.stream import StreamPipeline, StreamSettings
     from app.core.video_export import ExportOptions, export_video, format_for
 
+    if args.every < 1:  # auto keeps a live view up with a camera; an export has no clock to keep up with
+        raise SettingsError(f"--every must be at least 1 for an export, got {args.every}")
     try:
         settings = StreamSettings(
             smoothing=args.smoothing, threshold=args.threshold, feather=args.feather, expand=args.expand,
@@ -691,7 +698,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         width, height = (int(v) for v in args.size.lower().split("x"))
         config = BenchConfig(
             model=args.model or default_model("matting"), width=width, height=height, frames=args.frames,
-            provider=args.provider, threads=args.threads, ratio=args.ratio, background=args.bg,
+            provider=args.provider, threads=args.threads, ratio=args.ratio, every_n=args.every, background=args.bg,
             overlay=args.overlay, pipelined=not args.serial, fast=not args.reference, encode=args.encode,
             baseline=args.baseline, quality_frames=args.quality_frames, memory_window=args.memory_window,
         )

@@ -44,6 +44,7 @@ def test_video_exit_codes(tiny_models_dir, clip, tmp_path):
     assert _video(tiny_models_dir, str(tmp_path / "missing.mp4"), "-o", str(tmp_path / "a.mp4")) == 15
     assert _video(tiny_models_dir, str(clip), "-o", str(tmp_path / "a.avi")) == 2
     assert _video(tiny_models_dir, str(clip), "-o", str(tmp_path / "b.mp4"), "--smoothing", "1.5") == 2
+    assert _video(tiny_models_dir, str(clip), "-o", str(tmp_path / "c.mp4"), "--every", "0") == 2
 
 
 def test_ctrl_c_stops_cleanly(tiny_models_dir, clip, tmp_path, monkeypatch, capsys):

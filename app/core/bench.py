@@ -49,6 +49,7 @@ class BenchConfig:
     provider: str = "auto"
     threads: int = 0
     ratio: float | None = None
+    every_n: int = 0  # as LiveSettings: 0 is the auto cadence
     background: str = "#00b140"
     overlay: bool = False
     pipelined: bool = True
@@ -64,11 +65,14 @@ class BenchConfig:
             raise ValueError(f"encode must be one of {', '.join(ENCODINGS)}")
         if self.frames < 1 or self.width < 16 or self.height < 16:
             raise ValueError("frames must be at least 1 and the size at least 16x16")
+        if self.every_n < 0:
+            raise ValueError("every must be 0 (auto) or at least 1")
 
     def settings(self) -> LiveSettings:
         return LiveSettings(
             model=self.model, provider=self.provider, threads=self.threads, ratio=self.ratio,
             background=self.background, mirror=False, overlay_enabled=self.overlay,
+            every_n=self.every_n if self.fast else 1,  # the reference computes every frame
         )
 
 
@@ -120,6 +124,8 @@ class BenchReport:
     memory: MemoryStats | None = None
     quality: QualityStats | None = None
     baseline_fps: float | None = None
+    computed_fraction: float = 1.0  # frames the model ran on; the rest reused a motion-compensated mask
+    every_n: int = 1  # the cadence of most frames (auto picks it from the model's speed); the quality guard uses it
 
     @property
     def speedup(self) -> float | None:
@@ -133,6 +139,7 @@ class BenchReport:
             "model": self.model, "provider": self.provider, "width": self.width, "height": self.height,
             "frames": self.frames, "pipelined": self.pipelined, "fast": self.fast, "threads": self.threads,
             "fps": round(self.fps, 2),
+            "computed_fraction": round(self.computed_fraction, 3), "every_n": self.every_n,
             "latency_ms": round(self.latency_ms, 2), "latency_p95_ms": round(self.latency_p95_ms, 2),
             "added_latency_frames": self.added_latency_frames, "added_latency_ms": round(self.added_latency_ms, 2),
             "peak_memory_mb": round(self.peak_memory_mb, 1),
@@ -157,6 +164,9 @@ class BenchReport:
         out = [f"{self.model} on {self.provider}, {self.width}x{self.height}, {self.frames} frames, {mode}, {path}"]
         for name, s in self.stages.items():
             out.append(f"  {name:<12} median {s.median_ms:7.2f} ms   p95 {s.p95_ms:7.2f} ms")
+        if self.computed_fraction < 1.0:
+            out.append(f"  cadence      model on {100 * self.computed_fraction:.0f} % of frames (every {self.every_n}), "
+                       "motion-compensated mask in between")
         out.append(f"  end-to-end   {self.fps:.1f} fps, latency median {self.latency_ms:.1f} ms, p95 "
                    f"{self.latency_p95_ms:.1f} ms, added {self.added_latency_frames} frame(s) / {self.added_latency_ms:.1f} ms")
         if self.memory is not None:
@@ -275,9 +285,13 @@ class _Run:
         self.stages = {name: np.zeros(frames) for name in STAGES}
         self.raw: dict[str, np.ndarray] = {}
         self.latency, self.work, self.rss = np.zeros(frames), np.zeros(frames), np.zeros(frames)
+        self.computed = np.zeros(frames, dtype=bool)
+        self.every = np.ones(frames, dtype=np.int32)
 
-    def add_frame(self, timings: dict[str, float], read_ms: float, encode_ms: float, started: float) -> None:
-        i = self.count
+    def add_frame(self, live: LiveFrame, read_ms: float, encode_ms: float, started: float) -> None:
+        i, timings = self.count, live.timings
+        self.computed[i] = live.result.extra.get("computed", True)
+        self.every[i] = live.result.extra.get("every_n", 1)
         self.stages["read"][i], self.stages["encode"][i] = read_ms, encode_ms
         for name, ms in timings.items():
             if name not in self.raw:
@@ -304,7 +318,7 @@ def _time_serial(processor: LiveProcessor, reader: ClipReader, config: BenchConf
         live = processor.process(frame, i / 30.0)
         t0 = time.perf_counter()
         encode_view(live.view, config.encode)
-        run.add_frame(live.timings, read_ms, (time.perf_counter() - t0) * 1000, started)
+        run.add_frame(live, read_ms, (time.perf_counter() - t0) * 1000, started)
 
 
 def _time_pipelined(processor: LiveProcessor, reader: ClipReader, config: BenchConfig, run: _Run) -> None:
@@ -316,7 +330,7 @@ def _time_pipelined(processor: LiveProcessor, reader: ClipReader, config: BenchC
         started, read_ms = starts.pop(0)
         t0 = time.perf_counter()
         encode_view(live.view, config.encode)
-        run.add_frame(live.timings, read_ms, (time.perf_counter() - t0) * 1000, started)
+        run.add_frame(live, read_ms, (time.perf_counter() - t0) * 1000, started)
 
     with PipelinedProcessor(processor) as pipe:
         for i in range(config.frames):
@@ -353,6 +367,8 @@ def run_pipeline(frames: list[np.ndarray], config: BenchConfig, models_dir: str 
         stages={k: _stats(run.stages[k]) for k in STAGES},
         raw_stages={k: _stats(v) for k, v in run.raw.items()},
         memory=MemoryStats(peak_memory_mb(), float(run.rss[:window].mean()), float(run.rss[-window:].mean()), window),
+        computed_fraction=float(run.computed[: run.count].mean()),
+        every_n=int(np.bincount(run.every[: run.count]).argmax()),
     )
 
 
@@ -485,7 +501,9 @@ def run_bench(
     frames = clip if clip is not None else synthetic_clip(config.width, config.height, min(config.frames, CLIP_PERIOD))
     report = run_pipeline(frames, config, models_dir)
     if config.quality_frames > 0:
-        report.quality = quality_guard(frames, config, models_dir)
+        # the guard runs serially, where auto could pick another cadence: it measures the one the run used
+        measured = BenchConfig(**{**config.__dict__, "every_n": report.every_n})
+        report.quality = quality_guard(frames, measured, models_dir)
     if config.baseline:
         count = min(config.frames, baseline_frames)
         if _adapter_of(config.model) == "segmenter":

@@ -249,6 +249,7 @@ def stream_settings(settings: LiveSettings):
         feather=settings.feather,
         expand=settings.expand,
         every_n=settings.every_n,
+        target_fps=float(settings.camera_fps),
     )
 
 

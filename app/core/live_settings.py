@@ -44,7 +44,7 @@ class LiveSettings:
     feather: int = 0
     expand: int = 0
     smoothing: float = 0.5
-    every_n: int = 1
+    every_n: int = 0  # 0: auto (every frame while the model keeps up with the camera, else motion-compensated reuse)
     # face overlay
     overlay_enabled: bool = False
     overlay_opacity: float = 0.5
@@ -65,8 +65,8 @@ class LiveSettings:
             problems.append("smoothing must be in [0, 1)")
         if not 0 <= self.overlay_opacity <= 1:
             problems.append("overlay opacity must be in [0, 1]")
-        if self.every_n < 1:
-            problems.append("every_n must be at least 1")
+        if self.every_n < 0:
+            problems.append("every_n must be 0 (auto) or at least 1")
         if self.view not in {m.value for m in ViewMode}:
             problems.append(f"unknown view {self.view!r}")
         if any(k not in SNAPSHOT_KINDS for k in self.snapshot_kinds):

@@ -14,6 +14,7 @@ worker thread and hands new settings over with ``update_settings()``.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field, replace
 from typing import Iterable, Iterator
 
@@ -23,6 +24,7 @@ import numpy as np
 from app.core.image_io import check_frame
 from app.core.matte import MatteOptions, apply_matte_options
 from app.core.models.base import MattingModel
+from app.core.propagation import AdaptiveCadence, KeyFrame, MaskPropagator
 from app.core.refine import area_resize, estimate_foreground
 from app.core.results import FrameResult
 from app.core.sources import Frame
@@ -39,7 +41,10 @@ class StreamSettings:
     smoothing: EMA weight of the previous mask for single-frame models, in [0, 1); 0 is off.
     motion_guard: image change (0..1 of full scale, per pixel) at which smoothing is fully off.
     threshold, feather, expand, min_blob: see MatteOptions.
-    every_n: compute the mask on every N-th frame and reuse it in between.
+    every_n: compute the mask on every N-th frame and reuse it in between; 0 is auto
+        (every frame while the model keeps up with ``target_fps``, else every 2nd or 3rd).
+    motion_compensation: a reused mask follows the optical flow from its frame (else it is held).
+    target_fps: the source rate the auto cadence must keep up with.
     scene_cut: mean thumbnail change (0..1) above which the state resets; 0 disables.
     estimate_foreground: blur-fusion foreground colours for models without their own.
     """
@@ -51,6 +56,8 @@ class StreamSettings:
     expand: int = 0
     min_blob: float = 0.0
     every_n: int = 1
+    motion_compensation: bool = True
+    target_fps: float = 30.0
     scene_cut: float = 0.2
     estimate_foreground: bool = False
 
@@ -60,8 +67,10 @@ class StreamSettings:
             problems.append("smoothing must be in [0, 1)")
         if not 0.0 < self.motion_guard <= 1.0:
             problems.append("motion_guard must be in (0, 1]")
-        if self.every_n < 1:
-            problems.append("every_n must be at least 1")
+        if self.every_n < 0:
+            problems.append("every_n must be 0 (auto) or at least 1")
+        if not self.target_fps > 0:
+            problems.append("target_fps must be positive")
         if not 0.0 <= self.scene_cut <= 1.0:
             problems.append("scene_cut must be in [0, 1]")
         try:
@@ -83,9 +92,12 @@ class StreamSettings:
 class _StreamState:
     """What one stream remembers between frames."""
 
-    key: tuple[int, int, float | None] | None = None  # (width, height, downsample ratio)
+    size_key: tuple[int, int, float | None] | None = None  # (width, height, downsample ratio)
     thumb: np.ndarray | None = None  # RGB thumbnail of the last computed frame, uint8
     alpha: np.ndarray | None = None  # previous temporally-filtered alpha, float32
+    key: KeyFrame | None = None  # the last computed frame, for the frames that reuse its mask
+    key_frame: tuple[np.ndarray, np.ndarray | None] | None = None  # (frame, foreground) the key is made from
+    since_key: int = 0  # frames since the last computed one
     frame_index: int = 0  # frames since the last reset
     last_timestamp: float | None = None
     pending_reset: str | None = "start"
@@ -100,6 +112,8 @@ class StreamPipeline:
         self._settings = settings
         self._lock = threading.RLock()  # process() and reset() from different threads never interleave
         self._state = _StreamState()
+        self._propagator = MaskPropagator()
+        self._cadence = AdaptiveCadence()  # kept across resets: it measures the model on this machine
 
     @property
     def settings(self) -> StreamSettings:
@@ -154,18 +168,25 @@ class StreamPipeline:
             if reason is not None:
                 self._apply_reset(reason)
                 state = self._state
-            compute = state.alpha is None or state.frame_index % settings.every_n == 0
+            every = settings.every_n or self._cadence.every
+            compute = state.alpha is None or state.since_key + 1 >= every
             foreground = None
             if compute:
+                started = time.perf_counter()
                 out = self.model.infer(frame)
+                if state.frame_index > 0:  # the first run after a start or new size includes ONNX Runtime's set-up
+                    self._cadence.observe((time.perf_counter() - started) * 1e3, settings.target_fps)
                 timer.merge(out.timings)
                 with timer.stage("temporal"):
                     alpha = self._smooth(out.alpha, thumb, state, settings)
                 foreground = out.foreground
-                state.alpha, state.thumb = alpha, thumb
+                state.alpha, state.thumb, state.since_key = alpha, thumb, 0
+                state.key = None  # made on the first frame that reuses it: no cost while every frame is computed
+                state.key_frame = (frame, foreground)
             else:
-                alpha = state.alpha  # the mask of the last computed frame, reused as asked
-            state.key = self._key(frame)
+                state.since_key += 1
+                alpha, foreground = self._reuse(frame, state, settings, timer)
+            state.size_key = self._key(frame)
             state.last_timestamp = timestamp
             index = state.frame_index
             state.frame_index += 1
@@ -181,7 +202,7 @@ class StreamPipeline:
                 model=self.model.name,
                 provider=self.model.provider,
                 extra={"frame_index": index, "timestamp": timestamp, "reset": reason, "computed": compute,
-                       "downsample_ratio": self._key(frame)[2]},
+                       "downsample_ratio": self._key(frame)[2], "every_n": every},
             )
 
     # ------------------------------------------------------------ internals
@@ -194,9 +215,9 @@ class StreamPipeline:
     def _reset_reason(self, frame: np.ndarray, timestamp: float, thumb: np.ndarray, settings: StreamSettings) -> str | None:
         state = self._state
         key = self._key(frame)
-        if state.key is not None and key[:2] != state.key[:2]:
+        if state.size_key is not None and key[:2] != state.size_key[:2]:
             return "size"
-        if state.key is not None and key[2] != state.key[2]:
+        if state.size_key is not None and key[2] != state.size_key[2]:
             return "ratio"
         last = state.last_timestamp
         if last is not None and (timestamp < last or timestamp - last > SEEK_GAP_S):
@@ -210,6 +231,18 @@ class StreamPipeline:
         resets[reason] = resets.get(reason, 0) + 1
         self._state = _StreamState(pending_reset=None, resets=resets)
         self.model.reset()
+
+    def _reuse(
+        self, frame: np.ndarray, state: _StreamState, settings: StreamSettings, timer: StageTimer
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """The last computed mask for this frame: moved along the flow, or held as it was."""
+        if not settings.motion_compensation:
+            return state.alpha, None
+        with timer.stage("propagate"):
+            if state.key is None:
+                key_image, key_foreground = state.key_frame
+                state.key = self._propagator.key(key_image, state.alpha, key_foreground)
+            return self._propagator.propagate(state.key, frame)
 
     def _smooth(self, raw: np.ndarray, thumb: np.ndarray, state: _StreamState, settings: StreamSettings) -> np.ndarray:
         """EMA of the mask for single-frame models, off where the image moved."""

@@ -189,7 +189,10 @@ class ControlPanelView(QScrollArea):
         self.smoothing.setRange(0.0, 0.95)
         self.smoothing.setSingleStep(0.05)
         self.every_n = QSpinBox()
-        self.every_n.setRange(1, 10)
+        self.every_n.setRange(0, 10)
+        self.every_n.setSpecialValueText("Auto")  # shown for 0
+        self.every_n.setToolTip("Auto: every frame while the model keeps up with the camera, "
+                                "else every 2nd or 3rd frame with the mask moved along the motion in between")
         form.addRow("View", self.view)
         form.addRow(self.threshold_enabled, self.threshold)
         form.addRow("Feather", self.feather)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -31,6 +32,18 @@ class CountingModel:
 
     def __getattr__(self, item):
         return getattr(self.inner, item)
+
+
+class SlowModel(CountingModel):
+    """A model that takes ``delay_s`` longer per frame, as on a slower machine."""
+
+    def __init__(self, inner, delay_s: float) -> None:
+        super().__init__(inner)
+        self.delay_s = delay_s
+
+    def infer(self, frame):
+        time.sleep(self.delay_s)
+        return super().infer(frame)
 
 
 def noisy_static_frames(count: int, seed: int = 0) -> list[np.ndarray]:
@@ -113,11 +126,42 @@ def test_ratio_change_and_manual_reset(tiny_models_dir):
 
 def test_every_n_reuses_the_mask(tiny_models_dir):
     model = CountingModel(load_model("selfie", tiny_models_dir))
-    pipeline = StreamPipeline(model, StreamSettings(every_n=3, smoothing=0))
+    pipeline = StreamPipeline(model, StreamSettings(every_n=3, smoothing=0, motion_compensation=False))
     results = [pipeline.process(moving_frame(i), i / 30) for i in range(7)]
     assert model.calls == 3
     assert [r.extra["computed"] for r in results] == [True, False, False, True, False, False, True]
     assert results[1].alpha is results[0].alpha or np.array_equal(results[1].alpha, results[0].alpha)
+
+
+def test_reused_mask_follows_the_moving_person(tiny_models_dir):
+    """every_n=2: the in-between frame's mask moves with the person instead of staying behind."""
+    frames = [person_image(320, 240), np.roll(person_image(320, 240), 12, axis=1)]  # the person moves 12 px right
+    fresh = load_model("selfie", tiny_models_dir).infer(frames[1]).alpha
+    errors = {}
+    for compensate in (False, True):
+        pipeline = StreamPipeline(load_model("selfie", tiny_models_dir),
+                                  StreamSettings(every_n=2, smoothing=0, motion_compensation=compensate))
+        pipeline.process(frames[0], 0.0)
+        reused = pipeline.process(frames[1], 1 / 30)
+        assert reused.extra["computed"] is False and reused.alpha.shape == fresh.shape
+        errors[compensate] = float(np.abs(reused.alpha - fresh).mean())
+    assert errors[True] < 0.4 * errors[False]
+
+
+def test_auto_cadence_follows_the_models_speed(tiny_models_dir):
+    """every_n=0: every frame while the model keeps up with target_fps; every 2nd or 3rd once it cannot."""
+    model = SlowModel(load_model("selfie", tiny_models_dir), delay_s=0.0)
+    pipeline = StreamPipeline(model, StreamSettings(every_n=0, smoothing=0, target_fps=30))
+    fast = [pipeline.process(moving_frame(i), i / 30) for i in range(6)]
+    assert all(r.extra["computed"] for r in fast) and fast[-1].extra["every_n"] == 1
+    model.delay_s = 0.05  # 50 ms a frame: 1.5x the 33 ms budget of 30 FPS
+    slow = [pipeline.process(moving_frame(i), i / 30) for i in range(6, 30)]
+    assert slow[-1].extra["every_n"] == 2
+    computed = [r.extra["computed"] for r in slow[-6:]]
+    assert computed.count(True) == 3 and computed.count(False) == 3
+    model.delay_s = 0.0  # faster again (say, a smaller source): back to every frame
+    again = [pipeline.process(moving_frame(i), i / 30) for i in range(30, 60)]
+    assert all(r.extra["computed"] for r in again[-5:]) and again[-1].extra["every_n"] == 1
 
 
 def test_settings_snapshot_takes_effect_on_next_frame(tiny_models_dir):
@@ -138,7 +182,9 @@ def test_settings_are_validated_and_frozen():
     with pytest.raises(ValueError):
         StreamSettings(smoothing=1.0)
     with pytest.raises(ValueError):
-        StreamSettings(every_n=0)
+        StreamSettings(every_n=-1)
+    with pytest.raises(ValueError):
+        StreamSettings(target_fps=0)
     with pytest.raises(ValueError):
         StreamSettings(threshold=1.5)
     with pytest.raises(Exception):
