@@ -13,7 +13,7 @@ from app.core.bench import BenchConfig, ClipReader, alpha_difference, edge_band,
 TOP_KEYS = {
     "model", "provider", "width", "height", "frames", "pipelined", "fast", "threads", "fps",
     "latency_ms", "latency_p95_ms", "added_latency_frames", "added_latency_ms", "peak_memory_mb",
-    "memory", "stages", "raw_stages", "quality", "baseline_fps", "speedup",
+    "memory", "stages", "raw_stages", "quality", "baseline_fps", "speedup", "computed_fraction", "every_n",
 }
 STAGES = {"read", "convert", "inference", "refine", "composite", "overlay", "encode"}
 
@@ -33,6 +33,16 @@ def test_bench_runs_end_to_end_on_tiny_models(tiny_models_dir, pipelined):
     assert set(data["quality"]) == {"reference", "frames", "mean_abs_alpha", "edge_abs_alpha", "max_frame_mean_abs_alpha"}
     assert data["quality"]["frames"] == 3
     assert report.lines()[0].startswith("rvm on ")
+
+
+def test_bench_reports_the_cadence_it_measured(tiny_models_dir):
+    """--every 2: the model runs on half the frames; the quality guard measures that same cadence."""
+    config = BenchConfig(model="rvm", width=96, height=64, frames=12, every_n=2, quality_frames=4,
+                         memory_window=4, warmup=1)
+    report = run_bench(config, str(tiny_models_dir))
+    assert report.every_n == 2 and report.computed_fraction == pytest.approx(0.5)
+    assert any("model on 50 % of frames (every 2)" in line for line in report.lines())
+    assert 0.0 <= report.quality.mean_abs <= report.quality.max_frame_mean_abs
 
 
 def test_cli_bench_prints_json(tiny_models_dir, capsys):
