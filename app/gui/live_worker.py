@@ -38,6 +38,7 @@ class InferenceWorker(QObject):
         self._reset = threading.Event()
         self._running = threading.Event()
         self.last_ms = 0.0
+        self.last_every = 1  # the mask cadence of the last frame (auto may change it)
         self.disabled_reason: str | None = None
         self._recorder = None
         self._record_request: tuple | None = None  # ("start", path, audio) or ("stop",)
@@ -141,6 +142,7 @@ class InferenceWorker(QObject):
         if frame is None:
             return
         self.last_ms = frame.result.timings.get("inference", self.last_ms)
+        self.last_every = frame.result.extra.get("every_n", 1)
         if self._recorder is not None:
             self._record(frame, float(frame.result.extra.get("timestamp", 0.0)))
         self.frame_ready.emit(frame)

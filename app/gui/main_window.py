@@ -319,9 +319,13 @@ class MainWindow(QMainWindow):
         model = worker.processor.model
         provider = getattr(model, "provider", "-")
         state = "matting off" if worker.disabled_reason else f"model {self.settings.model} on {provider}"
+        every = worker.last_every
+        cadence = "every frame" if every == 1 else f"every {every}{'nd' if every == 2 else 'rd' if every == 3 else 'th'} frame"
+        if self.settings.every_n == 0:
+            cadence += " (auto)"
         self.status.setText(
             f"source {self.source_name} · capture {capture.fps() if capture else 0:.1f} fps · "
-            f"inference {worker.last_ms:.0f} ms · display {display_fps:.1f} fps · "
+            f"inference {worker.last_ms:.0f} ms, {cadence} · display {display_fps:.1f} fps · "
             f"dropped {self.session.mailbox.dropped} · {state}"
         )
 

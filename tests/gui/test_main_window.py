@@ -31,6 +31,8 @@ def test_image_source_is_matted_and_painted(qtbot, make_window, tiny_models_dir,
     qtbot.waitUntil(lambda: window.last_frame is not None)
     window._update_status()
     assert "model rvm on cpu" in window.status.text()
+    assert "every frame (auto)" in window.status.text()  # the tiny model keeps up: auto computes every frame
+    assert window.panel.every_n.text() == "Auto"
     assert not window.banner.isVisible()
 
 
