@@ -852,8 +852,8 @@ def _live_summary(how: str, final, live, camera) -> str:
     model = live.processor.model
     text = (
         f"livematte live: {how} after {final.elapsed:.1f} s: {final.frames} frames, {average:.1f} fps, "
-        f"inference {final.inference_ms:.1f} ms, dropped {final.dropped} "
-        f"(model {getattr(model, 'name', '-')}, {getattr(model, 'provider', '-')})"
+        f"inference {final.inference_ms:.1f} ms{f' every {final.every_n} frames' if final.every_n > 1 else ''}, "
+        f"dropped {final.dropped} (model {getattr(model, 'name', '-')}, {getattr(model, 'provider', '-')})"
     )
     if camera is not None and camera.size is not None:
         stats = camera.stats()

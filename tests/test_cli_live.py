@@ -85,6 +85,14 @@ def test_clip_end_without_loop_finishes(tiny_models_dir, clip, capsys):
     assert "finished after" in capsys.readouterr().err
 
 
+def test_status_shows_the_cadence_and_the_models_own_time(tiny_models_dir, clip, capsys):
+    """--every 2: the status says so, and reused frames do not pull the inference average towards 0."""
+    assert _live(tiny_models_dir, clip, "--no-loop", "--every", "2") == 0
+    final = [line for line in capsys.readouterr().err.splitlines() if "finished after" in line][-1]
+    assert "every 2 frames" in final
+    assert float(final.split("inference")[1].split("ms")[0]) > 0.0
+
+
 def test_save_list_and_use_a_preset(tiny_models_dir, clip, tmp_path, capsys):
     presets = tmp_path / "presets"
     assert main(["live", "--presets-dir", str(presets), "--bg", "#ff00ff", "--feather", "2",

@@ -253,6 +253,13 @@ def _stats(values: np.ndarray | list[float]) -> StageStats:
     return StageStats(float(np.median(ordered)), float(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]))
 
 
+def _where_run(values: np.ndarray) -> np.ndarray:
+    """The frames a stage ran on: with a cadence, inference runs on some frames only, and its
+    median over all frames would be 0 ms."""
+    ran = values[values > 0]
+    return ran if ran.size else values
+
+
 def peak_memory_mb() -> float:
     try:
         import resource
@@ -364,8 +371,8 @@ def run_pipeline(frames: list[np.ndarray], config: BenchConfig, models_dir: str 
         latency_p95_ms=latency.p95_ms, added_latency_frames=1 if config.pipelined else 0,
         added_latency_ms=max(0.0, latency.median_ms - float(np.median(run.work))),
         peak_memory_mb=peak_memory_mb(), pipelined=config.pipelined, fast=config.fast, threads=config.threads,
-        stages={k: _stats(run.stages[k]) for k in STAGES},
-        raw_stages={k: _stats(v) for k, v in run.raw.items()},
+        stages={k: _stats(_where_run(run.stages[k])) for k in STAGES},
+        raw_stages={k: _stats(_where_run(v)) for k, v in run.raw.items()},
         memory=MemoryStats(peak_memory_mb(), float(run.rss[:window].mean()), float(run.rss[-window:].mean()), window),
         computed_fraction=float(run.computed[: run.count].mean()),
         every_n=int(np.bincount(run.every[: run.count]).argmax()),

@@ -55,12 +55,13 @@ class LiveStatus:
     dropped: int  # frames the mailbox replaced before inference took them
     camera_fps: float | None = None  # virtual camera send rate (None: no virtual camera)
     repeated: int = 0  # virtual camera sends that repeated the last composite
+    every_n: int = 1  # the mask is computed on every N-th frame (auto may change it)
 
     def line(self) -> str:
-        parts = [
-            f"{self.fps:5.1f} fps", f"inference {self.inference_ms:5.1f} ms", f"dropped {self.dropped}",
-            f"frames {self.frames}",
-        ]
+        inference = f"inference {self.inference_ms:5.1f} ms"
+        if self.every_n > 1:
+            inference += f" every {self.every_n} frames"
+        parts = [f"{self.fps:5.1f} fps", inference, f"dropped {self.dropped}", f"frames {self.frames}"]
         if self.camera_fps is not None:
             parts.append(f"virtual cam {self.camera_fps:4.1f} fps (repeated {self.repeated})")
         minutes, seconds = divmod(int(self.elapsed), 60)
@@ -110,6 +111,7 @@ class HeadlessLive:
         # files are paced at their own rate (like the GUI); live devices are never paced
         self.pace = (not getattr(source, "realtime", False)) if pace is None else pace
         self.last_frame: LiveFrame | None = None
+        self.every_n = 1  # cadence of the last frame
         self.warnings: list[str] = []
 
     def run(
@@ -137,15 +139,17 @@ class HeadlessLive:
         # matting of frame N overlaps compositing and output of frame N-1 (one frame of latency)
         pipeline = PipelinedProcessor(self.processor)
         started = time.monotonic()
-        meter, smoothed_ms, frames = _RateMeter(), 0.0, 0
+        meter, smoothed_ms, frames = _RateMeter(), None, 0
         next_status = started + status_every
 
         def deliver(frame: LiveFrame | None) -> None:
             nonlocal smoothed_ms, frames, next_status
             if frame is None:
                 return
-            ms = frame.result.timings.get("inference", 0.0)
-            smoothed_ms = ms if frames == 0 else 0.9 * smoothed_ms + 0.1 * ms
+            ms = frame.result.timings.get("inference")  # absent on frames that reused the last mask
+            if ms is not None:
+                smoothed_ms = ms if smoothed_ms is None else 0.9 * smoothed_ms + 0.1 * ms
+            self.every_n = frame.result.extra.get("every_n", 1)
             frames += 1
             meter.tick(time.monotonic())
             self._output(frame)
@@ -153,7 +157,7 @@ class HeadlessLive:
                 on_frame(frame)
             if on_status is not None and time.monotonic() >= next_status:
                 next_status += status_every
-                on_status(self._status(started, frames, meter, smoothed_ms))
+                on_status(self._status(started, frames, meter, smoothed_ms or 0.0))
 
         capture.start()
         try:
@@ -177,7 +181,7 @@ class HeadlessLive:
                 self.camera.stop()
         if capture.error is not None:
             raise capture.error
-        return self._status(started, frames, meter, smoothed_ms)
+        return self._status(started, frames, meter, smoothed_ms or 0.0)
 
     def _output(self, frame: LiveFrame) -> None:
         self.last_frame = frame
@@ -196,5 +200,6 @@ class HeadlessLive:
             camera_fps, repeated = stats.fps, stats.repeated
         return LiveStatus(
             time.monotonic() - started, frames, meter.rate(), ms, self.mailbox.dropped, camera_fps, repeated or 0,
+            self.every_n,
         )
 
