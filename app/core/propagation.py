@@ -34,15 +34,19 @@ MAX_AUTO_EVERY = 3
 class KeyFrame:
     """What a reused frame needs from the last computed one.
 
-    ``packed`` holds the colour correction (foreground − frame, clamped to
-    ±127, offset by 128) in RGB and alpha (0..255) in A: OpenCV remaps a
-    4-channel uint8 image in one vectorised pass, 3x faster than int16 colour
-    plus a float alpha. An 8-bit alpha is what a PNG keeps anyway.
+    ``packed`` is alpha (0..255) alone for models without a foreground, else
+    H×W×4: the colour correction (foreground − frame, clamped to ±127, offset
+    by 128) in RGB and alpha in A. OpenCV remaps a 4-channel uint8 image in
+    one vectorised pass, 3x faster than int16 colour plus a float alpha. An
+    8-bit alpha is what a PNG keeps anyway.
     """
 
     gray: np.ndarray  # flow-size uint8
-    packed: np.ndarray  # H×W×4 uint8
-    has_foreground: bool
+    packed: np.ndarray  # H×W or H×W×4 uint8
+
+    @property
+    def has_foreground(self) -> bool:
+        return self.packed.ndim == 3
 
 
 class MaskPropagator:
@@ -54,12 +58,11 @@ class MaskPropagator:
         self._grid: np.ndarray | None = None  # H×W×2 float32 pixel coordinates, cached per size
 
     def key(self, frame: np.ndarray, alpha: np.ndarray, foreground: np.ndarray | None) -> KeyFrame:
+        packed = cv2.convertScaleAbs(alpha, alpha=255.0)
         if foreground is not None:
             correction = cv2.addWeighted(foreground, 1.0, frame, -1.0, 128.0, dtype=cv2.CV_8U)
-        else:
-            correction = np.full_like(frame, 128)
-        packed = cv2.merge([*cv2.split(correction), cv2.convertScaleAbs(alpha, alpha=255.0)])
-        return KeyFrame(self._gray(frame), packed, foreground is not None)
+            packed = cv2.merge([*cv2.split(correction), packed])
+        return KeyFrame(self._gray(frame), packed)
 
     def propagate(self, key: KeyFrame, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """(alpha, foreground) for ``frame``: the key's, moved along the flow from the key to ``frame``.
@@ -76,9 +79,9 @@ class MaskPropagator:
         flow = self._flow.calc(gray, key.gray, None)
         warped = cv2.remap(key.packed, self._coordinates(flow, width, height), None, cv2.INTER_LINEAR,
                            borderMode=cv2.BORDER_REPLICATE)
-        alpha = cv2.multiply(warped[..., 3], 1.0 / 255.0, dtype=cv2.CV_32F)
         if not key.has_foreground:
-            return alpha, None
+            return cv2.multiply(warped, 1.0 / 255.0, dtype=cv2.CV_32F), None
+        alpha = cv2.multiply(warped[..., 3], 1.0 / 255.0, dtype=cv2.CV_32F)
         correction = cv2.cvtColor(warped, cv2.COLOR_RGBA2RGB)
         return alpha, cv2.addWeighted(frame, 1.0, correction, 1.0, -128.0, dtype=cv2.CV_8U)
 

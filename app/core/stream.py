@@ -164,7 +164,8 @@ class StreamPipeline:
             state = self._state
             with timer.stage("analyse"):
                 thumb = _thumbnail(frame)
-                reason = state.pending_reset or self._reset_reason(frame, timestamp, thumb, settings)
+                size_key = self._key(frame)
+                reason = state.pending_reset or self._reset_reason(size_key, timestamp, thumb, settings)
             if reason is not None:
                 self._apply_reset(reason)
                 state = self._state
@@ -186,7 +187,7 @@ class StreamPipeline:
             else:
                 state.since_key += 1
                 alpha, foreground = self._reuse(frame, state, settings, timer)
-            state.size_key = self._key(frame)
+            state.size_key = size_key = self._key(frame)  # after inference: a content-aware ratio may have moved
             state.last_timestamp = timestamp
             index = state.frame_index
             state.frame_index += 1
@@ -202,7 +203,7 @@ class StreamPipeline:
                 model=self.model.name,
                 provider=self.model.provider,
                 extra={"frame_index": index, "timestamp": timestamp, "reset": reason, "computed": compute,
-                       "downsample_ratio": self._key(frame)[2], "every_n": every},
+                       "downsample_ratio": size_key[2], "every_n": every},
             )
 
     # ------------------------------------------------------------ internals
@@ -212,9 +213,10 @@ class StreamPipeline:
         ratio_for = getattr(self.model, "ratio_for", None)
         return width, height, (ratio_for(width, height) if ratio_for is not None else None)
 
-    def _reset_reason(self, frame: np.ndarray, timestamp: float, thumb: np.ndarray, settings: StreamSettings) -> str | None:
+    def _reset_reason(
+        self, key: tuple[int, int, float | None], timestamp: float, thumb: np.ndarray, settings: StreamSettings
+    ) -> str | None:
         state = self._state
-        key = self._key(frame)
         if state.size_key is not None and key[:2] != state.size_key[:2]:
             return "size"
         if state.size_key is not None and key[2] != state.size_key[2]:

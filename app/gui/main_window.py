@@ -320,7 +320,7 @@ class MainWindow(QMainWindow):
         provider = getattr(model, "provider", "-")
         state = "matting off" if worker.disabled_reason else f"model {self.settings.model} on {provider}"
         every = worker.last_every
-        cadence = "every frame" if every == 1 else f"every {every}{'nd' if every == 2 else 'rd' if every == 3 else 'th'} frame"
+        cadence = "every frame" if every == 1 else f"every {every} frames"
         if self.settings.every_n == 0:
             cadence += " (auto)"
         self.status.setText(
