@@ -162,3 +162,17 @@ class PresetError(SettingsError):
 
     code = "bad_preset"
     exit_code = 24
+
+
+class ModelConversionError(ModelCorruptError):
+    """A publisher's file (TFLite) that the built-in converter cannot turn into ONNX."""
+
+    code = "conversion_failed"
+    exit_code = 9
+
+
+class UnsupportedOperatorError(ModelConversionError):
+    """The TFLite file uses an operator the converter does not implement; the message names it."""
+
+    code = "unsupported_operator"
+    exit_code = 9
