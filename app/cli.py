@@ -19,6 +19,10 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model")
     group.add_argument("--model", "-m", default=None, help="matting model (see `livematte models`); default rvm")
     group.add_argument("--models-dir", default=None, help="folder with model weights (searched first)")
+    group.add_argument(
+        "--offline", action="store_true",
+        help="never download a missing model (also: LIVEMATTE_OFFLINE=1); default: download it on first use",
+    )
     group.add_argument("--provider", default="auto", help="auto, cpu, cuda, directml or coreml (default auto)")
     group.add_argument("--threads", type=int, default=0, help="CPU threads for inference (0 = automatic)")
     group.add_argument(
@@ -98,8 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
     models = commands.add_parser(
         "models", help="list, fetch and verify model weights",
         description="list: every known model, where its weights are and whether they verify. "
-        "fetch NAME...|all: download into the user cache (resumes partial downloads). "
-        "verify [NAME...]: check hashes and tensor contracts. path: the folders searched, in order.",
+        "fetch NAME...|all: download into the user cache (resumes partial downloads; MediaPipe's TFLite "
+        "originals are converted to ONNX here). verify [NAME...]: check hashes and tensor contracts. "
+        "path: the folders searched, in order. Commands download a missing model on first use anyway; "
+        "LIVEMATTE_MODEL_MIRROR=URL tries URL/<file name> first.",
     )
     models.add_argument(
         "action", nargs="?", default="list", choices=["list", "fetch", "verify", "path"],
@@ -109,7 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--models-dir", default=None, help="folder with model weights (searched first)")
     models.add_argument("--to", default=None, help="fetch: download into this folder (default: the user cache)")
     models.add_argument("--url", default=None, help="fetch: download from this URL (a mirror) instead of the manifest's")
-    models.add_argument("--accept-licence", action="store_true", help="fetch: accept non-permissive licences (GPL-3.0)")
+    # licences are shown, never a gate (GPL-3.0 s. 9); the flag stays so old scripts keep working
+    models.add_argument("--accept-licence", action="store_true", help=argparse.SUPPRESS)
     models.add_argument("--force", action="store_true", help="fetch: download again even if a valid file is there")
     models.add_argument("--timeout", type=float, default=30.0, help="fetch: network timeout in seconds (default 30)")
     models.add_argument("--no-progress", action="store_true", help="fetch: no progress bar")
@@ -307,6 +314,41 @@ def _load_matting_model(args: argparse.Namespace):
     return load_model(name, args.models_dir, SessionConfig(args.provider, args.threads), **options)
 
 
+def _provide_models(args: argparse.Namespace, required: list[str], optional: tuple[str, ...] = ()):
+    """Downloads the missing models a command needs (progress bar, licence line), unless offline.
+
+    Raises:
+        DownloadError: a required model could not be downloaded (one line, exit 21).
+        ModelMissingError: --offline / LIVEMATTE_OFFLINE and a required model is missing.
+    """
+    from app.core.models.provision import ensure_models
+
+    bar = _DownloadBar(enabled=not getattr(args, "no_progress", False))
+    try:
+        return ensure_models(
+            required, optional, args.models_dir, offline=args.offline, progress=bar,
+            on_fetched=lambda result, spec: (bar.close(), _print_fetched(result, spec)),
+        )
+    finally:
+        bar.close()
+
+
+def _print_fetched(result, spec) -> None:
+    """One line per model that landed on disk; its licence is shown here, once."""
+    from app.core.models.fetch import licence_notice
+
+    how = f"converted from {result.converted_from}" if result.converted_from else "downloaded"
+    hashed = "SHA-256 checked" if result.hash_checked else "contract checked"
+    print(f"livematte: model '{spec.name}' {how} -> {result.path} ({_megabytes(result.path)}, {hashed}). "
+          f"{licence_notice(spec)}", file=sys.stderr)
+
+
+def _matting_name(args: argparse.Namespace) -> str:
+    from app.core.models.manifest import default_model
+
+    return args.model or default_model("matting")
+
+
 def cmd_still(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -324,7 +366,9 @@ def cmd_still(args: argparse.Namespace) -> int:
     inputs = expand_inputs(args.inputs, args.recursive)
     if not inputs:
         raise SettingsError("no input images found")
-    model = _load_matting_model(args) if set(kinds) - {"keypoints"} else None
+    needs_matting = bool(set(kinds) - {"keypoints"})
+    _provide_models(args, [_matting_name(args)] * needs_matting + ["pose_detector", "pose_landmarks"] * ("keypoints" in kinds))
+    model = _load_matting_model(args) if needs_matting else None
     poses = _load_pose_estimator(args) if "keypoints" in kinds else None
     jobs = plan_jobs(inputs, Path(args.output), kinds)
     batch = StillBatch(
@@ -373,7 +417,14 @@ def cmd_parse(args: argparse.Namespace) -> int:
     if not inputs:
         raise SettingsError("no input images found")
     config = SessionConfig(args.provider, args.threads)
-    parser = load_face_parser(args.models_dir, config, ParserSettings(hair=not args.no_hair))
+    provided = _provide_models(
+        args, ["yunet", "face_mesh"] + [_matting_name(args)] * parts.needs_person, () if args.no_hair else ("hair",)
+    )
+    hair = not args.no_hair and "hair" not in provided.skipped
+    if not args.no_hair and not hair:  # degrade: everything but the hair class still works
+        print(f"livematte: warning: no hair model ({provided.skipped['hair']}): the labels have no hair class; "
+              "fetch it with `livematte models fetch hair`, or pass --no-hair to skip it", file=sys.stderr)
+    parser = load_face_parser(args.models_dir, config, ParserSettings(hair=hair))
     person_matte = None
     if parts.needs_person:
         pipeline = StillPipeline(_load_matting_model(args), StillSettings())
@@ -428,26 +479,46 @@ def _models_path(args: argparse.Namespace) -> int:
 
 
 def _models_list(args: argparse.Namespace) -> int:
-    from app.core.models.fetch import verify_file
-    from app.core.models.store import find_weights, missing_message
+    """A table of every model: task, size, licence, status and where it is (or where it comes from)."""
+    from app.core.models.fetch import download_sources, verify_file
+    from app.core.models.store import find_weights, user_models_dir
 
-    row = "{:<13} {:<18} {:>9}  {:<11} {:<12} {}"
-    print(row.format("NAME", "TASK", "SIZE", "LICENCE", "STATUS", "WHERE"))
-    notes = []
+    rows = [("NAME", "TASK", "SIZE", "LICENCE", "STATUS", "WHERE")]
+    problems = []
+    missing = 0
     for spec in _model_specs(args.names):
         found = find_weights(spec, args.models_dir)
         if found is None:
-            print(row.format(spec.name, spec.task, "-", spec.licence, "MISSING", ""))
-            notes.append(f"{spec.name}: {missing_message(spec, args.models_dir)}")
+            missing += 1
+            sources = download_sources(spec)
+            how = ("download + convert (TFLite)" if sources[0].convert else "download") if sources else "no download known"
+            rows.append((spec.name, spec.task, "-", spec.licence, "missing", how))
             continue
         check = verify_file(spec, found.path, found.file)
-        where = f"{found.path} ({found.origin})"
-        print(row.format(spec.name, spec.task, _megabytes(found.path), spec.licence, check.summary, where))
+        rows.append((spec.name, spec.task, _megabytes(found.path), spec.licence, check.summary,
+                     f"{found.path} ({found.origin})"))
         if not check.ok:
-            notes.append(f"{spec.name}: {found.path}: {check.problem}")
-    for note in notes:
-        print(f"\n{note}")
+            problems.append(f"{spec.name}: {found.path}: {check.problem}")
+    print(_table(rows, right_aligned={2}))
+    for problem in problems:
+        print(problem)
+    if missing:
+        print(f"\n{missing} missing: commands download them on first use (--offline: never), "
+              f"or `livematte models fetch NAME|all` now; they go to {user_models_dir()}")
     return 0
+
+
+def _table(rows: list[tuple[str, ...]], right_aligned: set[int] = frozenset()) -> str:
+    """Rows as aligned columns (the last column is not padded)."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = []
+    for row in rows:
+        cells = [
+            cell.rjust(widths[i]) if i in right_aligned else cell if i == len(row) - 1 else cell.ljust(widths[i])
+            for i, cell in enumerate(row)
+        ]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
 
 
 def _models_verify(args: argparse.Namespace) -> int:
@@ -479,33 +550,48 @@ def _models_verify(args: argparse.Namespace) -> int:
 
 
 def _models_fetch(args: argparse.Namespace) -> int:
-    """Fetches the named models (or all with a URL); with several, one failure does not stop the rest."""
-    from app.core.errors import LiveMatteError, SettingsError
-    from app.core.models.fetch import LicenceBook, downloadable_files
+    """Fetches the named models (or all); with several, one failure does not stop the rest.
+
+    ``all`` ends with a report: what was fetched, what was already there, and
+    what was skipped and why.
+    """
+    from app.core.errors import DownloadError, LiveMatteError, SettingsError
 
     if not args.names:
         raise SettingsError("name the model to fetch: `livematte models fetch NAME` (or `all`); see `livematte models`")
     specs = _model_specs(args.names)
-    if args.names == ["all"]:
-        specs = [spec for spec in specs if downloadable_files(spec)]  # `all` = everything that can be downloaded
     if args.url and len(specs) != 1:
         raise SettingsError("--url needs exactly one model name")
-    book = LicenceBook()
-    if len(specs) == 1:
-        _fetch_one(specs[0], args, book)
+    if len(specs) == 1 and args.names != ["all"]:
+        _fetch_one(specs[0], args)
         return 0
+    outcome: dict[str, list[str]] = {"fetched": [], "present": [], "skipped": []}
     first_error: LiveMatteError | None = None
     for spec in specs:
         try:
-            _fetch_one(spec, args, book)
+            outcome[_fetch_one(spec, args)].append(spec.name)
         except LiveMatteError as exc:
+            reason = _short_reason(exc) if isinstance(exc, DownloadError) else str(exc)
+            outcome["skipped"].append(f"{spec.name} ({reason})")
             print(f"livematte: error [{exc.code}]: {exc}", file=sys.stderr)
             first_error = first_error or exc
+    print(f"fetched: {', '.join(outcome['fetched']) or 'none'}; already present: {', '.join(outcome['present']) or 'none'}; "
+          f"skipped: {', '.join(outcome['skipped']) or 'none'}")
     return first_error.exit_code if first_error else 0
 
 
-def _fetch_one(spec, args: argparse.Namespace, book) -> None:
-    """Skips a model that is already present and valid (unless --force), asks for its licence, downloads."""
+def _short_reason(error) -> str:
+    from app.core.models.fetch import failure_reason
+
+    return failure_reason(error)
+
+
+def _fetch_one(spec, args: argparse.Namespace) -> str:
+    """Skips a model that is already present and valid (unless --force), else downloads it.
+
+    Returns:
+        "present" or "fetched".
+    """
     from app.core.models.fetch import fetch_model, verify_file
     from app.core.models.store import find_weights, search_dirs
 
@@ -513,54 +599,39 @@ def _fetch_one(spec, args: argparse.Namespace, book) -> None:
         found = find_weights(spec, args.models_dir)
         if found is not None and verify_file(spec, found.path, found.file).ok:
             print(f"{spec.name}: already present at {found.path} ({found.origin}); --force downloads it again")
-            return
-    if not book.is_accepted(spec):
-        _accept_licence(spec, args, book)
+            return "present"
     if args.url:
         spec = _with_url(spec, args.url)
     dest = Path(args.to).expanduser() if args.to else None
     bar = _DownloadBar(enabled=not args.no_progress)
     try:
-        result = fetch_model(spec, dest_dir=dest, licences=book, progress=bar, timeout=args.timeout, force=args.force)
+        result = fetch_model(spec, dest_dir=dest, progress=bar, timeout=args.timeout, force=args.force)
     except KeyboardInterrupt:
         bar.close()
         print(f"\n{spec.name}: interrupted; the same command resumes the download", file=sys.stderr)
         raise
     finally:
         bar.close()
-    hashed = "SHA-256 matches" if result.hash_checked else "no known SHA-256"
-    source = f"from {result.url}" if result.downloaded else "already there"
-    print(f"{spec.name}: {result.path} ({_megabytes(result.path)}, {hashed}, contract ok) {source}")
+    _print_fetched(result, spec)
     if result.path.parent not in search_dirs(args.models_dir):
         print(f"note: {result.path.parent} is not searched; use --models-dir {result.path.parent}", file=sys.stderr)
-
-
-def _accept_licence(spec, args: argparse.Namespace, book) -> None:
-    """Shows a non-permissive licence and records acceptance (flag or interactive prompt).
-
-    Raises:
-        LicenceNotAcceptedError: declined, or no terminal to ask and no --accept-licence.
-    """
-    from app.core.errors import LicenceNotAcceptedError
-    from app.core.models.fetch import licence_notice
-
-    print(licence_notice(spec), file=sys.stderr)
-    if not args.accept_licence:
-        if not sys.stdin.isatty():
-            book.require(spec)  # raises, naming --accept-licence
-        answer = input(f"Accept the {spec.licence} licence and download '{spec.name}'? [y/N] ")
-        if answer.strip().lower() not in ("y", "yes"):
-            raise LicenceNotAcceptedError(f"licence {spec.licence} of '{spec.name}' not accepted; nothing was downloaded")
-    book.accept(spec)
+    return "fetched" if result.downloaded else "present"
 
 
 def _with_url(spec, url: str):
-    """``spec`` downloading from ``url``; the URL's file name picks the manifest entry (and its hash)."""
+    """``spec`` downloading from ``url``; the URL's file name picks the manifest entry (and its hash).
+
+    A URL naming a file's upstream original (``hair_segmentation.tflite``) is downloaded and converted.
+    """
     import dataclasses
 
     name = url.split("?", 1)[0].rsplit("/", 1)[-1]
-    entry = next((f for f in spec.files if f.name == name), spec.files[0])
-    return dataclasses.replace(spec, files=(dataclasses.replace(entry, url=url),))
+    original = next((f for f in spec.files if f.upstream and f.upstream.name == name), None)
+    if original is not None:
+        entry = dataclasses.replace(original, url=None, upstream=dataclasses.replace(original.upstream, url=url))
+    else:
+        entry = dataclasses.replace(next((f for f in spec.files if f.name == name), spec.files[0]), url=url, upstream=None)
+    return dataclasses.replace(spec, files=(entry,))
 
 
 class _DownloadBar:
@@ -615,6 +686,7 @@ def cmd_video(args: argparse.Namespace) -> int:
     if args.bg and fmt.content != "composite":
         print(f"livematte: note: --bg is not used for the {fmt.name} format", file=sys.stderr)
     options = ExportOptions(fmt.name, args.bg, args.overwrite, not args.no_audio, args.crf)
+    _provide_models(args, [_matting_name(args)])
     model = _load_matting_model(args)
     stop = threading.Event()
     bar = tqdm(unit="frame", disable=args.no_progress, file=sys.stderr, dynamic_ncols=True)
@@ -704,6 +776,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise SettingsError(f"bench: {exc} (--size looks like 1280x720)") from exc
+    _provide_models(args, [config.model] + ["yunet", "face_mesh"] * config.overlay, ("hair",) if config.overlay else ())
     image = load_image(args.image) if args.image else None
     frames = load_clip(args.clip, image, width, height, args.frames)
     report = run_bench(config, args.models_dir, frames)
@@ -727,6 +800,11 @@ def cmd_live(args: argparse.Namespace) -> int:
         path = store.save(Preset.from_settings(args.save_preset, settings), overwrite=args.overwrite)
         print(f"saved preset '{args.save_preset}' to {path}", file=sys.stderr)
         return 0
+    _provide_models(
+        args, [settings.model] + ["yunet", "face_mesh"] * settings.overlay_enabled
+        + ["pose_detector", "pose_landmarks"] * settings.skeleton_enabled,
+        ("hair",) if settings.overlay_enabled else (),
+    )
     source = open_live_source(args.source, settings)
     camera = _live_camera(args, source_fps(source, settings.camera_fps)) if args.virtual_cam else None
     live = HeadlessLive(source, settings, models_dir=args.models_dir, camera=camera)

@@ -9,8 +9,7 @@ import sys
 import pytest
 
 from app.cli import main
-from app.core.errors import DownloadError, LicenceNotAcceptedError, ModelCorruptError, ModelMissingError
-from app.core.models.fetch import default_licence_file
+from app.core.errors import DownloadError, ModelCorruptError, ModelMissingError
 from tests.local_http import LocalServer, Route, no_proxies
 from tests.tiny_models import rvm_model
 
@@ -31,11 +30,6 @@ def server():
         yield running
 
 
-class _Terminal(io.StringIO):
-    def isatty(self) -> bool:
-        return True
-
-
 def _fetch_rvm(server, tmp_path, *extra: str) -> int:
     url = server.url(f"/{RVM_NAME}")
     return main(["models", "fetch", "rvm", "--url", url, "--to", str(tmp_path / "dest"), "--no-progress", *extra])
@@ -50,8 +44,9 @@ def test_list_shows_task_size_licence_status_and_where(tiny_models_dir, capsys):
     # the tiny selfie has the real name but not the real bytes: its known hash refuses it
     selfie_line = next(line for line in out.splitlines() if line.startswith("selfie "))
     assert "CORRUPT" in selfie_line and "SHA-256 is" in out
-    assert "MISSING" in out and "livematte models fetch hair" not in out and "no download is known" in out
-    assert "livematte models fetch rvm_resnet50" in out
+    hair_line = next(line for line in out.splitlines() if line.startswith("hair "))
+    assert "missing" in hair_line and "download + convert (TFLite)" in hair_line
+    assert "download them on first use" in out and "livematte models fetch NAME|all" in out
 
 
 def test_verify_exit_codes(tiny_models_dir, capsys):
@@ -71,36 +66,24 @@ def test_path_prints_the_search_order_with_origins(tmp_path, capsys):
     assert "[user cache]" in lines[-1]
 
 
-def test_fetch_with_accept_licence_downloads_and_remembers(server, tmp_path, capsys):
-    assert _fetch_rvm(server, tmp_path, "--accept-licence") == 0
+def test_fetch_gpl_needs_no_acceptance_and_shows_the_licence_once(server, tmp_path, capsys):
+    assert _fetch_rvm(server, tmp_path) == 0
     assert (tmp_path / "dest" / RVM_NAME).read_bytes() == RVM
     captured = capsys.readouterr()
-    assert "GPL-3.0" in captured.err and "contract ok" in captured.out and "not searched" in captured.err
-    assert json.loads(default_licence_file().read_text()) == {"rvm": "GPL-3.0"}
-    # accepted once: a second run needs no flag, and a file already there is not fetched again
+    assert (captured.out + captured.err).count("Licence: GPL-3.0") == 1 and "not searched" in captured.err
+    assert not (tmp_path / "config").exists()  # nothing is recorded about licences
+    # a file already there is not fetched again
     assert _fetch_rvm(server, tmp_path) == 0
     assert len(server.requests) == 1
 
 
-def test_fetch_refuses_gpl_without_acceptance_when_no_terminal(server, tmp_path, capsys):
-    assert _fetch_rvm(server, tmp_path) == LicenceNotAcceptedError.exit_code
-    err = capsys.readouterr().err
-    assert "GPL-3.0" in err and "--accept-licence" in err
-    assert server.requests == [] and not (tmp_path / "dest").exists()
-
-
-def test_fetch_asks_on_a_terminal(server, tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(sys, "stdin", _Terminal("n\n"))
-    assert _fetch_rvm(server, tmp_path) == LicenceNotAcceptedError.exit_code
-    assert server.requests == []
-    monkeypatch.setattr(sys, "stdin", _Terminal("y\n"))
-    assert _fetch_rvm(server, tmp_path) == 0
-    assert (tmp_path / "dest" / RVM_NAME).is_file() and "[y/N]" in capsys.readouterr().out
+def test_old_accept_licence_flag_still_works(server, tmp_path):
+    assert _fetch_rvm(server, tmp_path, "--accept-licence") == 0
 
 
 def test_fetch_404_is_one_line_with_the_url(server, tmp_path, capsys):
     url = server.url("/nope/rvm_mobilenetv3_fp32.onnx")
-    code = main(["models", "fetch", "rvm", "--url", url, "--to", str(tmp_path), "--accept-licence", "--no-progress"])
+    code = main(["models", "fetch", "rvm", "--url", url, "--to", str(tmp_path), "--no-progress"])
     assert code == DownloadError.exit_code
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith("livematte: error [download_failed]") and "HTTP 404" in err and url in err
@@ -113,7 +96,7 @@ def test_fetch_skips_a_model_already_present(tiny_models_dir, server, capsys):
 
 def test_fetch_into_the_user_cache_is_found_afterwards(server, capsys, tmp_path):
     url = server.url(f"/{RVM_NAME}")
-    assert main(["models", "fetch", "rvm", "--url", url, "--accept-licence", "--no-progress"]) == 0
+    assert main(["models", "fetch", "rvm", "--url", url, "--no-progress"]) == 0
     assert main(["models", "list", "rvm"]) == 0
     out = capsys.readouterr().out
     assert "(user cache)" in out and str(tmp_path) in out
@@ -123,3 +106,113 @@ def test_fetch_usage_errors(capsys):
     assert main(["models", "fetch"]) == 2
     assert main(["models", "fetch", "all", "--url", "http://127.0.0.1:9/x.onnx"]) == 2
     assert main(["models", "fetch", "nope"]) == 10
+
+
+# ---- first use: download on demand, offline, no network, fetch all --------------------
+
+
+def _cut_off_the_internet(monkeypatch) -> None:
+    """Official URLs go through a proxy nobody listens on: refused at once, like no network.
+
+    127.0.0.1 (the test mirror) stays direct through NO_PROXY.
+    """
+    from tests.local_http import refused_url
+
+    proxy = refused_url("").rstrip("/")
+    for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+        monkeypatch.setenv(var, proxy)
+
+
+@pytest.fixture
+def online(monkeypatch):
+    """Downloads allowed (the suite runs offline by default), but only to 127.0.0.1."""
+    monkeypatch.delenv("LIVEMATTE_OFFLINE", raising=False)
+    _cut_off_the_internet(monkeypatch)
+
+
+@pytest.fixture
+def photo(tmp_path):
+    import cv2
+
+    from tests.tiny_models import person_image
+
+    path = tmp_path / "photo.png"
+    cv2.imwrite(str(path), cv2.cvtColor(person_image(), cv2.COLOR_RGB2BGR))
+    return path
+
+
+def test_list_with_nothing_installed_is_one_aligned_table(capsys):
+    assert main(["models", "list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    table = lines[: lines.index("")]
+    assert table[0].split() == ["NAME", "TASK", "SIZE", "LICENCE", "STATUS", "WHERE"]
+    starts = [table[0].index(column) for column in ("TASK", "LICENCE", "STATUS", "WHERE")]
+    for row in table[1:]:
+        assert [row[i - 1] for i in starts] == [" "] * 4 and all(row[i] != " " for i in starts)  # columns line up
+    assert len(table) == 11 and len(lines) == 13  # header, 10 models, a blank line, one closing line
+
+
+def test_still_downloads_a_missing_model_on_first_use_then_goes_on(server, online, photo, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("LIVEMATTE_MODEL_MIRROR", server.url(""))
+    code = main(["still", str(photo), "-o", str(tmp_path / "out"), "--outputs", "alpha", "--no-progress"])
+    captured = capsys.readouterr()
+    assert code == 0 and (tmp_path / "out" / "photo.alpha.png").is_file()
+    assert (tmp_path / "cache" / "livematte" / "models" / RVM_NAME).read_bytes() == RVM
+    assert "model 'rvm' downloaded" in captured.err and captured.err.count("Licence: GPL-3.0") == 1
+    # second run: nothing is downloaded again
+    requests = len(server.requests)
+    assert main(["still", str(photo), "-o", str(tmp_path / "out2"), "--outputs", "alpha", "--no-progress"]) == 0
+    assert len(server.requests) == requests
+
+
+def test_offline_never_downloads_and_says_what_is_missing_in_one_line(server, online, photo, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("LIVEMATTE_MODEL_MIRROR", server.url(""))
+    code = main(["still", str(photo), "-o", str(tmp_path / "out"), "--outputs", "keypoints,alpha", "--offline"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == ModelMissingError.exit_code and server.requests == [] and len(err) == 1
+    assert "rvm, pose_detector, pose_landmarks" in err[0]
+    assert "livematte models fetch rvm pose_detector pose_landmarks" in err[0]
+    monkeypatch.setenv("LIVEMATTE_OFFLINE", "1")  # the setting does the same
+    assert main(["still", str(photo), "-o", str(tmp_path / "out"), "--outputs", "alpha"]) == ModelMissingError.exit_code
+    assert server.requests == []
+
+
+def test_no_network_is_exit_21_and_one_line_naming_missing_and_present(tiny_models_dir, online, photo, tmp_path, capsys):
+    code = main(["still", str(photo), "-o", str(tmp_path / "out"), "--outputs", "keypoints,alpha",
+                 "--models-dir", str(tiny_models_dir)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == DownloadError.exit_code == 21 and len(err) == 1, err
+    assert "pose_detector, pose_landmarks" in err[0] and "present: rvm" in err[0]
+    assert "connection refused" in err[0] and "`livematte models fetch pose_detector pose_landmarks`" in err[0]
+    assert not (tmp_path / "out").exists()
+
+
+def test_parse_without_the_hair_model_degrades_with_one_warning(tmp_path, capsys):
+    import cv2
+
+    from tests.tiny_face_models import HAIR_FILE, face_image, write_tiny_face_models
+
+    folder = write_tiny_face_models(tmp_path / "models")
+    (folder / HAIR_FILE).unlink()
+    cv2.imwrite(str(tmp_path / "face.png"), cv2.cvtColor(face_image(), cv2.COLOR_RGB2BGR))
+    code = main(["parse", str(tmp_path / "face.png"), "-o", str(tmp_path / "out"), "--models-dir", str(folder),
+                 "--parts", "face"])
+    err = capsys.readouterr().err
+    assert code == 0 and (tmp_path / "out" / "face.labels.png").is_file()
+    warnings = [line for line in err.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and "--no-hair" in warnings[0] and "livematte models fetch hair" in warnings[0]
+    assert main(["parse", str(tmp_path / "face.png"), "-o", str(tmp_path / "out2"), "--models-dir", str(folder),
+                 "--no-hair"]) == 0
+    assert "warning" not in capsys.readouterr().err
+
+
+def test_fetch_all_fetches_what_it_can_and_says_what_it_skipped(server, online, monkeypatch, capsys):
+    monkeypatch.setenv("LIVEMATTE_MODEL_MIRROR", server.url(""))  # the mirror only has rvm
+    code = main(["models", "fetch", "all", "--no-progress"])
+    captured = capsys.readouterr()
+    report = captured.out.strip().splitlines()[-1]
+    assert code == DownloadError.exit_code
+    assert report.startswith("fetched: rvm; already present: none; skipped: ")
+    for name in ("rvm_resnet50", "selfie", "yunet", "hair", "pose_detector"):
+        assert f"{name} (" in report
+    assert "connection refused" in report

@@ -212,10 +212,15 @@ class MainWindow(QMainWindow):
 
     def _check_models(self) -> None:
         from app.core.models import get_spec
+        from app.core.models.provision import offline_setting
         from app.core.models.store import find_weights
 
         missing = [name for name in matting_models() if find_weights(get_spec(name), self.models_dir) is None]
-        if self.settings.model in missing:
+        if self.settings.model in missing and not offline_setting():
+            # first use: download it now, with the Models dialog showing the progress
+            self.open_models()
+            self.models_dialog.download(self.settings.model)
+        elif self.settings.model in missing:
             self.banner.show_message(
                 f"No weights for the matting model '{self.settings.model}' (missing: {', '.join(missing)}). "
                 "The preview shows the plain source until a model is available. "
