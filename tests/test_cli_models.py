@@ -216,3 +216,39 @@ def test_fetch_all_fetches_what_it_can_and_says_what_it_skipped(server, online, 
     for name in ("rvm_resnet50", "selfie", "yunet", "hair", "pose_detector"):
         assert f"{name} (" in report
     assert "connection refused" in report
+
+
+@pytest.mark.real_models
+def test_first_run_fetches_converts_verifies_and_uses_the_official_tflite_files(
+    real_models_dir, online, tmp_path, monkeypatch, capsys
+):
+    """A 127.0.0.1 mirror serves MediaPipe's TFLite files (and YuNet's ONNX): parse and keypoints just work."""
+    from app.core.models.manifest import load_manifest
+    from app.core.models.store import sha256_of, user_models_dir
+    from app.core.palette import read_label_png
+
+    upstream, photos = real_models_dir / "upstream", real_models_dir.parent / "media" / "portraits"
+    if not upstream.is_dir() or not photos.is_dir():
+        pytest.skip("no upstream TFLite files or photos next to $LIVEMATTE_MODELS")
+    photo = photos / "rembg_girl-3.jpg"
+    with LocalServer() as mirror:
+        for path in [*upstream.glob("*.tflite"), real_models_dir / "face_detection_yunet_2026may.onnx"]:
+            mirror.routes[f"/{path.name}"] = Route(path.read_bytes())
+        monkeypatch.setenv("LIVEMATTE_MODEL_MIRROR", mirror.url(""))
+        assert main(["parse", str(photo), "-o", str(tmp_path / "parsed"), "--no-progress"]) == 0
+        assert main(["still", str(photo), "-o", str(tmp_path / "still"), "--outputs", "keypoints", "--no-progress"]) == 0
+        fetched = {path for path, _ in mirror.requests if mirror.routes.get(path)}
+    err = capsys.readouterr().err
+    assert fetched == {"/face_detection_yunet_2026may.onnx", "/face_landmark.tflite", "/hair_segmentation.tflite",
+                       "/pose_detection.tflite", "/pose_landmark_lite.tflite"}
+    for name in ("face_mesh", "hair", "pose_detector", "pose_landmarks"):
+        file = next(f for f in load_manifest()[name].files if f.upstream)
+        assert sha256_of(user_models_dir() / file.name) == file.sha256  # converted here, byte for byte
+        assert f"model '{name}' converted from {file.upstream.name}" in err
+    assert not list(user_models_dir().glob("*.tflite*")) and not list(user_models_dir().glob("*.part"))
+    labels = read_label_png(tmp_path / "parsed" / "rembg_girl-3.labels.png")
+    assert (labels == 10).mean() > 0.02 and (labels == 1).mean() > 0.01  # hair and face skin found
+    keypoints = json.loads((tmp_path / "still" / "rembg_girl-3.keypoints.json").read_text())
+    assert keypoints["person_num"] == 1
+    assert main(["models", "verify", "hair", "face_mesh", "pose_detector", "pose_landmarks"]) == 0
+    assert capsys.readouterr().out.count("SHA-256 matches") == 4
