@@ -492,7 +492,7 @@ def _models_list(args: argparse.Namespace) -> int:
             missing += 1
             sources = download_sources(spec)
             how = ("download + convert (TFLite)" if sources[0].convert else "download") if sources else "no download known"
-            rows.append((spec.name, spec.task, "-", spec.licence, "missing", how))
+            rows.append((spec.name, spec.task, "-", spec.licence, "MISSING", how))
             continue
         check = verify_file(spec, found.path, found.file)
         rows.append((spec.name, spec.task, _megabytes(found.path), spec.licence, check.summary,
@@ -776,7 +776,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise SettingsError(f"bench: {exc} (--size looks like 1280x720)") from exc
-    _provide_models(args, [config.model] + ["yunet", "face_mesh"] * config.overlay, ("hair",) if config.overlay else ())
+    _provide_models(args, [config.model], ("yunet", "face_mesh", "hair") if config.overlay else ())
     image = load_image(args.image) if args.image else None
     frames = load_clip(args.clip, image, width, height, args.frames)
     report = run_bench(config, args.models_dir, frames)
@@ -800,11 +800,10 @@ def cmd_live(args: argparse.Namespace) -> int:
         path = store.save(Preset.from_settings(args.save_preset, settings), overwrite=args.overwrite)
         print(f"saved preset '{args.save_preset}' to {path}", file=sys.stderr)
         return 0
-    _provide_models(
-        args, [settings.model] + ["yunet", "face_mesh"] * settings.overlay_enabled
-        + ["pose_detector", "pose_landmarks"] * settings.skeleton_enabled,
-        ("hair",) if settings.overlay_enabled else (),
-    )
+    # the overlay and skeleton switch themselves off with a warning when their models are missing
+    _provide_models(args, [settings.model], tuple(
+        ["yunet", "face_mesh", "hair"] * settings.overlay_enabled + ["pose_detector", "pose_landmarks"] * settings.skeleton_enabled
+    ))
     source = open_live_source(args.source, settings)
     camera = _live_camera(args, source_fps(source, settings.camera_fps)) if args.virtual_cam else None
     live = HeadlessLive(source, settings, models_dir=args.models_dir, camera=camera)

@@ -45,7 +45,7 @@ def test_list_shows_task_size_licence_status_and_where(tiny_models_dir, capsys):
     selfie_line = next(line for line in out.splitlines() if line.startswith("selfie "))
     assert "CORRUPT" in selfie_line and "SHA-256 is" in out
     hair_line = next(line for line in out.splitlines() if line.startswith("hair "))
-    assert "missing" in hair_line and "download + convert (TFLite)" in hair_line
+    assert "MISSING" in hair_line and "download + convert (TFLite)" in hair_line
     assert "download them on first use" in out and "livematte models fetch NAME|all" in out
 
 

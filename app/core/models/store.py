@@ -90,7 +90,9 @@ def missing_message(spec: ModelSpec, models_dir: str | os.PathLike[str] | None =
     names = " or ".join(f.name for f in spec.files)
     if spec.download_url:
         # the URL stays in the message for machines that can only download by hand
-        fix = f"run `livematte models fetch {spec.name}` (downloads {spec.download_url} into {user_models_dir()})"
+        converts = any(f.upstream for f in spec.files) and not any(f.url for f in spec.files)
+        how = f"downloads {spec.download_url}{' and converts it to ONNX' if converts else ''} into {user_models_dir()}"
+        fix = f"run `livematte models fetch {spec.name}` ({how})"
     else:
         fix = f"no download is known; put {spec.files[0].name} into {user_models_dir()}"
     return (
