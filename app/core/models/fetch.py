@@ -29,6 +29,7 @@ import socket
 import ssl
 import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -357,15 +358,26 @@ def _network_reason(reason: object, timeout: float) -> str:
 
 
 def _download_error(message: str, reason: str, *, path: str | None, url: str | None) -> DownloadError:
-    """A DownloadError that also carries the short reason (for one-line summaries)."""
+    """A DownloadError that also carries (host, short reason) pairs for one-line summaries."""
     error = DownloadError(message, path=path, url=url)
-    error.reason = reason  # type: ignore[attr-defined]
+    error.reasons = [(urllib.parse.urlsplit(url).netloc if url else "", reason)]  # type: ignore[attr-defined]
     return error
 
 
-def failure_reason(error: DownloadError) -> str:
-    """The short reason of a download failure ("connection refused (...)", "HTTP 404 Not Found")."""
-    return getattr(error, "reason", None) or str(error.args[0])
+def failure_reason(*errors: DownloadError) -> str:
+    """Why downloads failed, short: each reason once, with the hosts it happened at.
+
+    A 404 at one address is expected when another failed for a network reason
+    (a mirror need not hold every name), so HTTP 4xx answers are left out then.
+    """
+    pairs = [pair for error in errors for pair in getattr(error, "reasons", [("", str(error.args[0]))])]
+    network = [(host, reason) for host, reason in pairs if not reason.startswith("HTTP 4")]
+    hosts_by_reason: dict[str, list[str]] = {}
+    for host, reason in network or pairs:
+        hosts = hosts_by_reason.setdefault(reason, [])
+        if host and host not in hosts:
+            hosts.append(host)
+    return "; ".join(f"{reason} at {', '.join(hosts)}" if hosts else reason for reason, hosts in hosts_by_reason.items())
 
 
 @dataclass(frozen=True)
@@ -594,16 +606,7 @@ def _combined(spec: ModelSpec, failures: list[DownloadError], folder: Path) -> D
     if len(failures) == 1:
         return failures[0]
     reasons = "; ".join(f"({i}) {exc.args[0]}" for i, exc in enumerate(failures, 1))
-    error = _download_error(
-        f"every download of model '{spec.name}' failed: {reasons}",
-        _summary_reason(failures), path=str(folder), url=failures[-1].url,
-    )
+    error = DownloadError(f"every download of model '{spec.name}' failed: {reasons}", path=str(folder), url=failures[-1].url)
+    error.reasons = [pair for exc in failures for pair in getattr(exc, "reasons", [])]  # type: ignore[attr-defined]
     error.__cause__ = failures[-1]
     return error
-
-
-def _summary_reason(failures: list[DownloadError]) -> str:
-    """The reason worth showing for several failed sources: a network problem if any, else the last."""
-    reasons = [failure_reason(exc) for exc in failures]
-    network = [r for r in reasons if not r.startswith("HTTP 4")]  # a mirror's 404 is expected for some names
-    return (network or reasons)[-1]

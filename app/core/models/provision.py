@@ -112,22 +112,22 @@ def ensure_models(
 def _give_up(
     report: Provisioned, missing: list[str], required: Sequence[str], failures: dict[str, DownloadError], *, offline: bool
 ) -> None:
-    """Raises for missing required models; records missing optional ones as skipped."""
-    needed = [name for name in missing if name in required]
+    """Raises for missing required models (naming the optional ones too); records missing optional ones."""
     for name in missing:
-        if name not in needed:
+        if name not in required:
             report.skipped[name] = "offline" if offline else failure_reason(failures[name])
-    if not needed:
+    if not any(name in required for name in missing):
         return
+    listed = ", ".join(name if name in required else f"{name} (optional)" for name in missing)
     present = ", ".join(report.present + [r.model for r in report.fetched]) or "none"
     if offline:
         raise ModelMissingError(
-            f"offline, and the models this needs are missing: {', '.join(needed)} (present: {present}); "
-            f"fetch them with `{fetch_command(needed)}` when online"
+            f"offline, and the models this needs are missing: {listed}; present: {present}; "
+            f"fetch them with `{fetch_command(missing)}` when online"
         )
-    reason = failure_reason(failures[needed[0]])
+    reason = failure_reason(*(failures[name] for name in missing))
     raise DownloadError(
-        f"cannot download the models this needs: {', '.join(needed)} ({reason}); present: {present}; "
-        f"fetch them with `{fetch_command(needed)}` once the network is back",
-        url=failures[needed[0]].url,
+        f"cannot download the models this needs: {listed} ({reason}); present: {present}; "
+        f"fetch them with `{fetch_command(missing)}` once the network is back",
+        url=failures[missing[0]].url,
     )
