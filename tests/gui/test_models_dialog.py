@@ -237,3 +237,28 @@ def test_main_window_opens_the_dialog_and_mattes_once_weights_arrive(qtbot, make
     window.open_models()  # a second call shows the same dialog again
     assert window.models_dialog is dialog
     settle(qtbot, dialog)
+
+
+def test_main_window_downloads_a_missing_matting_model_on_first_use(qtbot, make_window, server, tmp_path, monkeypatch):
+    from tests.tiny_models import rvm_model
+
+    rvm = rvm_model().SerializeToString()
+    server.routes["/rvm_mobilenetv3_fp32.onnx"] = Route(rvm)
+    monkeypatch.delenv("LIVEMATTE_OFFLINE", raising=False)
+    monkeypatch.setenv("LIVEMATTE_MODEL_MIRROR", server.url(""))
+    empty = tmp_path / "no_models"
+    empty.mkdir()
+    window = make_window(empty, model="rvm")
+    dialog = window.models_dialog  # opened by itself, showing the download
+    assert dialog.isVisible()
+    qtbot.waitUntil(lambda: dialog.status_text("rvm") == "contract ok", timeout=10000)
+    assert (tmp_path / "cache" / "livematte" / "models" / "rvm_mobilenetv3_fp32.onnx").read_bytes() == rvm
+    assert "Licence: GPL-3.0" in dialog.message.text()
+    settle(qtbot, dialog)
+
+
+def test_main_window_offline_only_shows_the_banner(qtbot, make_window, server, tmp_path):
+    empty = tmp_path / "no_models"
+    empty.mkdir()
+    window = make_window(empty, model="rvm")  # the suite runs with LIVEMATTE_OFFLINE=1
+    assert getattr(window, "models_dialog", None) is None and server.requests == []
