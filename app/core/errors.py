@@ -143,13 +143,6 @@ class DownloadCancelledError(DownloadError):
     exit_code = 130
 
 
-class LicenceNotAcceptedError(ModelError):
-    """A model whose licence is not permissive was fetched before its licence was accepted."""
-
-    code = "licence_not_accepted"
-    exit_code = 22
-
-
 class VirtualCameraUnavailableError(DeviceError):
     """No virtual-camera backend could be opened; the message says what to install or run on this platform."""
 
