@@ -100,3 +100,79 @@ def test_dequantize_of_int8_weights_is_refused():
 def test_a_file_that_is_not_tflite_is_a_typed_error():
     with pytest.raises(ModelConversionError, match="not a TFLite file"):
         convert_tflite(b"\x08\x07not a flatbuffer at all")
+
+
+# ---- sparse constants (TFLite SparsityParameters, built as a real flatbuffer) ----------
+
+
+def sparsity(traversal: list[int], block_map: list[int], levels: list[tuple]):
+    """A SparsityParameters table; each level is ("dense", size) or ("csr", segments, indices)."""
+    import flatbuffers
+    import tflite
+
+    builder = flatbuffers.Builder(256)
+
+    def ints(values, start_vector):
+        start_vector(builder, len(values))
+        for value in reversed(values):
+            builder.PrependInt32(value)
+        return builder.EndVector()
+
+    def index_vector(values):
+        vector = ints(values, tflite.Int32VectorStartValuesVector)
+        tflite.Int32VectorStart(builder)
+        tflite.Int32VectorAddValues(builder, vector)
+        return tflite.Int32VectorEnd(builder)
+
+    tables = []
+    for level in levels:
+        if level[0] == "csr":
+            segments, indices = index_vector(level[1]), index_vector(level[2])
+        tflite.DimensionMetadataStart(builder)
+        if level[0] == "dense":
+            tflite.DimensionMetadataAddFormat(builder, tflite.DimensionType.DENSE)
+            tflite.DimensionMetadataAddDenseSize(builder, level[1])
+        else:
+            tflite.DimensionMetadataAddFormat(builder, tflite.DimensionType.SPARSE_CSR)
+            tflite.DimensionMetadataAddArraySegmentsType(builder, tflite.SparseIndexVector.Int32Vector)
+            tflite.DimensionMetadataAddArraySegments(builder, segments)
+            tflite.DimensionMetadataAddArrayIndicesType(builder, tflite.SparseIndexVector.Int32Vector)
+            tflite.DimensionMetadataAddArrayIndices(builder, indices)
+        tables.append(tflite.DimensionMetadataEnd(builder))
+    order = ints(traversal, tflite.SparsityParametersStartTraversalOrderVector)
+    blocks = ints(block_map, tflite.SparsityParametersStartBlockMapVector)
+    tflite.SparsityParametersStartDimMetadataVector(builder, len(tables))
+    for table in reversed(tables):
+        builder.PrependUOffsetTRelative(table)
+    metadata = builder.EndVector()
+    tflite.SparsityParametersStart(builder)
+    tflite.SparsityParametersAddTraversalOrder(builder, order)
+    tflite.SparsityParametersAddBlockMap(builder, blocks)
+    tflite.SparsityParametersAddDimMetadata(builder, metadata)
+    builder.Finish(tflite.SparsityParametersEnd(builder))
+    return tflite.SparsityParameters.GetRootAs(builder.Output(), 0)
+
+
+def test_densify_csr_rows():
+    from app.core.models.tflite.reader import densify
+
+    params = sparsity([0, 1], [], [("dense", 3), ("csr", [0, 3, 3, 5], [0, 2, 3, 0, 3])])
+    dense = densify(np.array([6, 9, 8, 5, 7], np.float16), (3, 4), params)
+    np.testing.assert_array_equal(dense, [[6, 0, 9, 8], [0, 0, 0, 0], [5, 0, 0, 7]])
+
+
+def test_densify_2x2_blocks():
+    """TFLite's own block example: a 4x4 matrix stored as its non-zero 2x2 blocks."""
+    from app.core.models.tflite.reader import densify
+
+    params = sparsity([0, 1, 2, 3], [0, 1], [("dense", 2), ("csr", [0, 2, 3], [0, 1, 1]), ("dense", 2), ("dense", 2)])
+    dense = densify(np.array([1, 0, 0, 4, 2, 3, 0, 0, 5, 0, 0, 6], np.float16), (4, 4), params)
+    np.testing.assert_array_equal(dense, [[1, 0, 2, 3], [0, 4, 0, 0], [0, 0, 5, 0], [0, 0, 0, 6]])
+
+
+def test_densify_refuses_values_that_do_not_fit():
+    from app.core.models.tflite.reader import densify
+
+    params = sparsity([0, 1], [], [("dense", 3), ("csr", [0, 3, 3, 5], [0, 2, 3, 0, 3])])
+    with pytest.raises(ModelConversionError, match="4 values for 5 positions"):
+        densify(np.ones(4, np.float16), (3, 4), params)
