@@ -16,6 +16,7 @@ every wait is on a condition or a signal, and its timeout only bounds a hang.
 
 from __future__ import annotations
 
+import gc
 import sys
 import threading
 from dataclasses import dataclass
@@ -38,13 +39,13 @@ AHEAD = 4  # frames the source may run ahead of the UI
 FPS = 30.0
 HANG_S = 60.0  # no single step takes this long unless something hangs
 RSS_SLACK_MB = 40.0  # allocator noise; a leaked 64x48 frame per emit would be ~80 MB over the run
-REFS_SLACK = 100  # a few frames in flight hold booleans (computed flags); the bug loses one per emit
+REFS_SLACK = 200  # frames in flight hold booleans, other tests' threads wind down; the bug loses one per emit
 
 
 @dataclass(frozen=True)
 class Vitals:
     true_refs: int
-    python_threads: int
+    python_threads: frozenset[int]  # idents: threads of earlier tests may still end during the run, none may start
     os_threads: int
     rss_mb: float
 
@@ -57,7 +58,7 @@ def _proc_status(field: str) -> str:
 
 
 def vitals() -> Vitals:
-    return Vitals(sys.getrefcount(True), threading.active_count(), int(_proc_status("Threads")),
+    return Vitals(sys.getrefcount(True), frozenset(t.ident for t in threading.enumerate()), int(_proc_status("Threads")),
                   int(_proc_status("VmRSS").split()[0]) / 1024.0)
 
 
@@ -149,6 +150,7 @@ class Screen(QObject):
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads thread count and RSS from /proc")
 def test_tens_of_thousands_of_frames_keep_refcounts_threads_and_memory_flat(qtbot, tiny_models_dir):
+    gc.collect()  # earlier tests' garbage is freed now, not in the middle of the measurement
     source = PacedBySink()
     screen = Screen(source)
     session = LiveSession(str(tiny_models_dir))
@@ -171,5 +173,5 @@ def test_tens_of_thousands_of_frames_keep_refcounts_threads_and_memory_flat(qtbo
     assert screen.errors == []
     start, end = screen.after_warm_up, screen.at_end
     assert abs(end.true_refs - start.true_refs) < REFS_SLACK, (start, end)
-    assert (end.python_threads, end.os_threads) == (start.python_threads, start.os_threads)
+    assert end.python_threads <= start.python_threads and end.os_threads <= start.os_threads, (start, end)
     assert end.rss_mb - start.rss_mb < RSS_SLACK_MB, (start, end)
