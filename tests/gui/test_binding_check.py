@@ -67,3 +67,32 @@ def test_the_exit_code_is_not_one_of_the_error_codes():
 
     codes = {cls.exit_code for cls in vars(errors).values() if isinstance(cls, type) and hasattr(cls, "exit_code")}
     assert BINDING_EXIT_CODE not in codes
+
+
+LEAKING_APP = """
+import ctypes, sys
+import app.gui.binding_check as binding_check
+
+def leaking_take(self, text):  # what PySide6 6.12.0 on Python 3.11 does on every emit
+    ctypes.pythonapi.Py_DecRef(ctypes.py_object(True))
+
+binding_check._Receiver.take = leaking_take
+from app.gui.main import run_app
+sys.exit(run_app([]))
+"""
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="True is immortal from Python 3.12: nothing can leak")
+def test_a_really_leaking_binding_exits_with_the_code_not_a_crash(tmp_path):
+    """The probe gives back what the binding took: the process ends with the refusal, not bool_dealloc."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", LEAKING_APP], cwd=root, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == BINDING_EXIT_CODE, done.stderr
+    assert "Fatal Python error" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1].endswith('pip install "PySide6-Essentials<6.12"')
