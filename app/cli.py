@@ -292,7 +292,7 @@ def _open_gui(parser: argparse.ArgumentParser) -> int:
 
 
 def _limits(args: argparse.Namespace):
-    from app.core.image_io import InputLimits
+    from app.core.media.image_io import InputLimits
 
     return InputLimits(args.min_side, args.max_side, int(args.max_file_mb * 1024 * 1024))
 
@@ -310,10 +310,10 @@ def _load_matting_model(args: argparse.Namespace):
 def cmd_still(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from app.core.batch import OPTIONAL_KINDS, OUTPUT_KINDS, StillBatch, expand_inputs, parse_outputs, plan_jobs, run_summary
-    from app.core.compose import parse_background
+    from app.core.matting.batch import OPTIONAL_KINDS, OUTPUT_KINDS, StillBatch, expand_inputs, parse_outputs, plan_jobs, run_summary
+    from app.core.imaging.compose import parse_background
     from app.core.errors import SettingsError
-    from app.core.still import DEFAULT_PASSES, StillPipeline, StillSettings
+    from app.core.matting.still import DEFAULT_PASSES, StillPipeline, StillSettings
 
     kinds = parse_outputs(args.outputs, OUTPUT_KINDS, OPTIONAL_KINDS)
     background = parse_background(args.bg) if "composite" in kinds else None
@@ -349,7 +349,7 @@ def cmd_still(args: argparse.Namespace) -> int:
 
 def _load_pose_estimator(args: argparse.Namespace):
     from app.core.models import SessionConfig
-    from app.core.pose import load_pose_estimator
+    from app.core.body.pose import load_pose_estimator
 
     return load_pose_estimator(args.models_dir, SessionConfig(args.provider, args.threads))
 
@@ -357,13 +357,13 @@ def _load_pose_estimator(args: argparse.Namespace):
 def cmd_parse(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from app.core.batch import expand_inputs, parse_outputs, run_summary
+    from app.core.matting.batch import expand_inputs, parse_outputs, run_summary
     from app.core.errors import SettingsError
     from app.core.models import SessionConfig
-    from app.core.parse_batch import PARSE_OUTPUTS, ParseBatch, plan_parse_jobs
-    from app.core.parsing import ParserSettings, load_face_parser
-    from app.core.parts import PartSelection
-    from app.core.still import StillPipeline, StillSettings
+    from app.core.face.batch import PARSE_OUTPUTS, ParseBatch, plan_parse_jobs
+    from app.core.face.parsing import ParserSettings, load_face_parser
+    from app.core.face.parts import PartSelection
+    from app.core.matting.still import StillPipeline, StillSettings
 
     kinds = parse_outputs(args.outputs, PARSE_OUTPUTS)
     parts = PartSelection.parse(args.parts)
@@ -599,8 +599,8 @@ def cmd_video(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from app.core.errors import ExportCancelledError, SettingsError
-    from app.core.stream import StreamPipeline, StreamSettings
-    from app.core.video_export import ExportOptions, export_video, format_for
+    from app.core.matting.stream import StreamPipeline, StreamSettings
+    from app.core.video.export import ExportOptions, export_video, format_for
 
     if args.every < 1:  # auto keeps a live view up with a camera; an export has no clock to keep up with
         raise SettingsError(f"--every must be at least 1 for an export, got {args.every}")
@@ -653,7 +653,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from app.core.errors import SettingsError
-    from app.core.image_io import InputLimits
+    from app.core.media.image_io import InputLimits
     from app.core.models import SessionConfig
     from app.service.app import create_app
     from app.service.engine import ServiceLimits, load_engine
@@ -686,12 +686,12 @@ def _is_loopback(host: str) -> bool:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    """``livematte bench``: a thin layer over ``app.core.bench.run_bench``."""
+    """``livematte bench``: a thin layer over ``app.core.measure.bench.run_bench``."""
     import json
 
-    from app.core.bench import BenchConfig, load_clip, run_bench
+    from app.core.measure.bench import BenchConfig, load_clip, run_bench
     from app.core.errors import SettingsError
-    from app.core.image_io import load_image
+    from app.core.media.image_io import load_image
     from app.core.models.manifest import default_model
 
     try:
@@ -716,8 +716,8 @@ def cmd_live(args: argparse.Namespace) -> int:
     import signal
     import threading
 
-    from app.core.headless import HeadlessLive, open_live_source, source_fps
-    from app.core.presets import Preset, PresetStore
+    from app.core.live.headless import HeadlessLive, open_live_source, source_fps
+    from app.core.live.presets import Preset, PresetStore
 
     store = PresetStore(args.presets_dir)
     if args.list_presets:
@@ -763,7 +763,7 @@ def _live_settings(args: argparse.Namespace, store):
         SettingsError: a bad option value (PresetError: an unknown or broken preset).
     """
     from app.core.errors import SettingsError
-    from app.core.live_settings import LiveSettings
+    from app.core.live.settings import LiveSettings
 
     settings = LiveSettings(provider=args.provider, threads=args.threads)
     if args.preset:
@@ -809,7 +809,7 @@ def _overlay_classes(text: str) -> tuple[int, ...]:
         SettingsError: an unknown part name.
     """
     from app.core.errors import SettingsError
-    from app.core.face_regions import LABEL_NAMES
+    from app.core.face.regions import LABEL_NAMES
 
     groups = {"lips": ("upper_lip", "lower_lip"), "eyes": ("left_eye", "right_eye"),
               "brows": ("left_brow", "right_brow"), "mouth": ("upper_lip", "inner_mouth", "lower_lip")}
@@ -833,14 +833,14 @@ def _print_presets(store) -> int:
 
 
 def _live_camera(args: argparse.Namespace, fps: float):
-    from app.core.virtual_camera import PacedVirtualCamera, make_sink
+    from app.core.live.virtual_camera import PacedVirtualCamera, make_sink
 
     return PacedVirtualCamera(make_sink(args.virtual_cam_backend, args.virtual_cam_device), fps)
 
 
 def _save_preview(path: Path, view, camera) -> None:
-    from app.core.virtual_camera import to_camera_frame
-    from app.core.writers import write_png
+    from app.core.live.virtual_camera import to_camera_frame
+    from app.core.media.writers import write_png
 
     image = to_camera_frame(view, *camera.size, camera.fill) if camera is not None and camera.size else view
     write_png(path, image, overwrite=True)

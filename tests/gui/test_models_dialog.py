@@ -233,7 +233,7 @@ def test_download_all_missing_skips_models_without_a_url(qtbot, server, models, 
 
 
 def test_main_window_opens_the_dialog_and_mattes_once_weights_arrive(qtbot, make_window, tmp_path):
-    from app.core.writers import write_png
+    from app.core.media.writers import write_png
     from tests.tiny_models import person_image, write_tiny_models
 
     folder = tmp_path / "models-later"
