@@ -148,7 +148,7 @@ def _read_until(stream, text: str, timeout: float) -> str:
 def test_signal_stops_a_running_subprocess_cleanly(tiny_models_dir, clip, tmp_path, sig):
     preview = tmp_path / "last.png"
     env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "config"), "PYTHONUNBUFFERED": "1"}
-    command = [sys.executable, "-m", "app.cli", "live", "--source", str(clip), "--models-dir", str(tiny_models_dir),
+    command = [sys.executable, "-m", "app", "live", "--source", str(clip), "--models-dir", str(tiny_models_dir),
                "--virtual-cam", "--virtual-cam-backend", "fake", "--preview-png", str(preview)]
     process = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
     try:
@@ -168,7 +168,8 @@ def test_signal_stops_a_running_subprocess_cleanly(tiny_models_dir, clip, tmp_pa
 
 
 def test_options_map_onto_live_settings(tmp_path):
-    from app.cli import _live_settings, build_parser
+    from app.cli import build_parser
+    from app.cli.live import _live_settings
     from app.core.live.presets import PresetStore
 
     args = build_parser().parse_args([
