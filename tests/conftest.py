@@ -48,3 +48,7 @@ def _isolated_user_folders(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("LIVEMATTE_OFFLINE", "1")
     monkeypatch.delenv("LIVEMATTE_MODEL_MIRROR", raising=False)
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line("markers", "soak: long run of the live path (runs by default; -m 'not soak' skips it)")

@@ -14,7 +14,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from app.core.image_io import load_image
+from app.core.media.image_io import load_image
 from app.core.models.fetch import conversion_options
 from app.core.models.manifest import load_manifest
 from app.core.models.tflite import convert_tflite
