@@ -115,3 +115,57 @@ def region_polygons(points: np.ndarray) -> dict[int, list[np.ndarray]]:
         else:
             polygons[label] = [xy[list(outline)] for outline in outlines]
     return polygons
+
+
+# Geometry the image-driven refinement needs (app.core.face.appearance).
+MOUTH_LEFT, MOUTH_RIGHT, UPPER_INNER_MID, LOWER_INNER_MID = 61, 291, 13, 14
+FOREHEAD_WIDEN = 1.12  # temple skin beyond the oval, as a share of the half-width
+FOREHEAD_STRETCH = 1.9  # hairline height above the brows / the mesh's own forehead height (generous; hair and skin colour stop it)
+
+
+def face_axes(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unit vectors along the eye line (image right for a frontal face) and towards the chin."""
+    across = points[LEFT_EYE_OUTER, :2] - points[RIGHT_EYE_OUTER, :2]
+    across = across / max(float(np.linalg.norm(across)), 1e-6)
+    return across.astype(np.float32), np.array([-across[1], across[0]], np.float32)
+
+
+def eye_distance(points: np.ndarray) -> float:
+    """Outer eye corner to outer eye corner (px): the face's own size unit."""
+    return max(float(np.linalg.norm(points[LEFT_EYE_OUTER, :2] - points[RIGHT_EYE_OUTER, :2])), 1.0)
+
+
+def forehead_polygon(points: np.ndarray, stretch: float = FOREHEAD_STRETCH) -> np.ndarray:
+    """The face oval with everything above the brows pulled up ``stretch`` times (K×2 px).
+
+    The mesh's oval stops well below the hairline; the skin between them is
+    forehead. Points at or below the brow line stay, so ears, cheeks and neck
+    are not touched.
+    """
+    xy = points[:, :2].astype(np.float32)
+    _, down = face_axes(xy)
+    oval = xy[list(region_indices()[SKIN][0])]
+    brows = xy[[i for e in LEFT_EYEBROW + RIGHT_EYEBROW for i in e]]
+    brow_level = float((brows @ down).mean())
+    height = np.maximum(brow_level - oval @ down, 0.0)  # how far above the brow line
+    across, _ = face_axes(xy)
+    centre = float((oval @ across).mean())
+    # temples: the skin widens above the brows too; ramped in so the oval has no step at the brow line
+    widen = (FOREHEAD_WIDEN - 1.0) * np.clip(3.0 * height / max(float(height.max()), 1e-6), 0.0, 1.0)
+    return oval - np.outer(height * (stretch - 1.0), down) + np.outer((oval @ across - centre) * widen, across)
+
+
+def mouth_opening(points: np.ndarray) -> float:
+    """Gap between the inner lips at the middle / mouth width (0 = closed)."""
+    xy = points[:, :2]
+    width = max(float(np.linalg.norm(xy[MOUTH_RIGHT] - xy[MOUTH_LEFT])), 1.0)
+    _, down = face_axes(points)
+    return max(float((xy[LOWER_INNER_MID] - xy[UPPER_INNER_MID]) @ down), 0.0) / width
+
+
+def scaled_about(polygon: np.ndarray, points: np.ndarray, across: float, along: float) -> np.ndarray:
+    """``polygon`` scaled about its centroid, ``across`` the eye line and ``along`` the face's up axis."""
+    ax, down = face_axes(points)
+    centre = polygon.mean(axis=0)
+    rel = polygon - centre
+    return (centre + np.outer(rel @ ax * across, ax) + np.outer(rel @ down * along, down)).astype(np.float32)

@@ -18,7 +18,8 @@ from typing import Iterable
 import cv2
 import numpy as np
 
-from app.core.face_regions import HAIR, NUM_LABELS, region_polygons
+from app.core.face.appearance import SkinModel, enclosed_holes
+from app.core.face_regions import HAIR, NUM_LABELS, SKIN, eye_distance, forehead_polygon, region_polygons
 from app.core.models.face_mesh import FaceCrop, FaceMesh, FaceMeshModel, crop_from_eyes, crop_from_landmarks
 from app.core.models.hair import HAIR_SIZE, HairSegmenter
 from app.core.models.yunet import FaceDetection, YuNetDetector
@@ -35,13 +36,16 @@ class ParserSettings:
     hair_scale: hair crop side / box side (MODELS.md: ~2.5; larger finds long hair,
     and more background mistaken for hair). min_presence: drop meshes the model
     itself doubts (back of heads, false detections). refine: a second mesh pass
-    on the crop implied by the first (+3-4 ms a face, steadier on profiles)."""
+    on the crop implied by the first (+3-4 ms a face, steadier on profiles).
+    refine_parts: let the face's own pixels shape the parts (forehead up to the
+    hairline, brows, lips, occluders; see ``refine_face``)."""
 
     mesh_scale: float = 1.5
     hair_scale: float = 2.6
     hair: bool = True
     min_presence: float = 0.5
     refine: bool = True
+    refine_parts: bool = True
 
     def __post_init__(self) -> None:
         if not 1.0 <= self.mesh_scale <= 3.0 or not 1.0 <= self.hair_scale <= 5.0:
@@ -240,7 +244,8 @@ class FaceParser:
         roi = union_roi([crop_bounds(c) for c in hair_crops] if hair is not None else [], landmarks, width, height)
         polygons = [region_polygons(points) for points in landmarks]
         hair_roi = None if hair is None else hair[roi[1]:roi[3], roi[0]:roi[2]]
-        weights = rasterise(polygons, hair_roi, roi)
+        image_roi = frame[roi[1]:roi[3], roi[0]:roi[2]] if self.settings.refine_parts else None
+        weights = rasterise(polygons, hair_roi, roi, image_roi, landmarks)
         labels = np.zeros((height, width), np.uint8)
         labels[roi[1]:roi[3], roi[0]:roi[2]] = np.argmax(weights, axis=0).astype(np.uint8)
         timings["rasterise"] = (time.perf_counter() - t1) * 1e3
@@ -331,35 +336,113 @@ def polygon_coverage(polygons: list[np.ndarray], origin: tuple[int, int], size: 
 
 
 def rasterise(
-    faces: list[dict[int, list[np.ndarray]]], hair: np.ndarray | None, roi: tuple[int, int, int, int]
+    faces: list[dict[int, list[np.ndarray]]],
+    hair: np.ndarray | None,
+    roi: tuple[int, int, int, int],
+    image: np.ndarray | None = None,
+    landmarks: list[np.ndarray] | None = None,
 ) -> np.ndarray:
     """Soft class weights NUM_LABELS×h×w uint8 (index 0 = background) inside ``roi``.
 
     ``faces``: per face, label -> polygons in frame px. ``hair``: hair
-    probability already cut to the roi, or None. Each pixel's coverage is
-    handed out top-down in DRAW_ORDER, so the weights sum to 255.
+    probability already cut to the roi, or None. ``image`` (the frame cut to
+    the roi) and ``landmarks`` (per face, frame px) switch on the image-driven
+    refinement (``refine_face``); without them the polygons are drawn as they
+    are. Each pixel's coverage is handed out top-down in DRAW_ORDER, so the
+    weights sum to 255.
     """
     x0, y0, x1, y1 = roi
     height, width = y1 - y0, x1 - x0
     weights = np.zeros((NUM_LABELS, height, width), np.uint8)
     if height <= 0 or width <= 0:
         return weights
+    coverage: dict[int, np.ndarray] = {}
+    refinements: list[FaceRefinement] = []
+    for index, face in enumerate(faces):
+        own = {label: polygon_coverage(polys, (x0, y0), (height, width)).astype(np.float32) * np.float32(1.0 / 255.0)
+               for label, polys in face.items()}
+        if image is not None and landmarks is not None and index < len(landmarks):
+            refined = refine_face(own, image, landmarks[index][:, :2] - np.array([x0, y0], np.float32), hair)
+            if refined is not None:
+                refinements.append(refined)
+        for label, cov in own.items():
+            coverage[label] = cov if label not in coverage else np.maximum(coverage[label], cov)
     remaining = np.ones((height, width), np.float32)
     for label in DRAW_ORDER:
-        if label == HAIR:
-            if hair is None:
-                continue
-            coverage = hair.astype(np.float32, copy=False)
-        else:
-            masks = [polygon_coverage(face[label], (x0, y0), (height, width)) for face in faces if label in face]
-            if not masks:
-                continue
-            coverage = np.maximum.reduce(masks).astype(np.float32) * np.float32(1.0 / 255.0)
-        taken = coverage * remaining
+        cov = hair.astype(np.float32, copy=False) if label == HAIR and hair is not None else coverage.get(label)
+        if cov is None:
+            continue
+        taken = cov * remaining
         remaining -= taken
         weights[label] = np.rint(taken * 255.0).astype(np.uint8)
     weights[0] = 255 - np.minimum(weights[1:].sum(axis=0, dtype=np.uint16), 255).astype(np.uint8)
+    for refined in refinements:
+        refined.apply(weights)
     return weights
+
+
+@dataclass
+class FaceRefinement:
+    """What ``refine_face`` leaves for after compositing, in ``window`` (row, column slices of the roi).
+
+    forehead: where pixels the labelled head encloses are forehead skin (the
+    hole between the mesh and the hairline). occluded: pixels inside the face
+    that are something else in front of it; they become background.
+    """
+
+    window: tuple[slice, slice]
+    forehead: np.ndarray
+    occluded: np.ndarray
+    close_px: int
+
+    def apply(self, weights: np.ndarray) -> None:
+        view = weights[(slice(None),) + self.window]
+        holes = enclosed_holes(view[0] < 128, self.close_px) & self.forehead
+        if holes.any():
+            view[SKIN][holes] = np.minimum(view[SKIN][holes].astype(np.uint16) + view[0][holes], 255).astype(np.uint8)
+            view[0][holes] = 0
+        if self.occluded.any():
+            view[1:10, self.occluded] = 0
+            view[0] = 255 - np.minimum(view[1:].sum(axis=0, dtype=np.uint16), 255).astype(np.uint8)
+
+
+def refine_face(
+    coverage: dict[int, np.ndarray], image: np.ndarray, points: np.ndarray, hair: np.ndarray | None
+) -> FaceRefinement | None:
+    """Reshapes one face's class coverages (float32, roi-sized, changed in place) from its pixels.
+
+    ``image``: the roi's RGB pixels; ``points``: the face's landmarks in roi px.
+    Returns None (polygons kept as drawn) when no skin could be sampled.
+    """
+    height, width = image.shape[:2]
+    unit = eye_distance(points)
+    forehead = forehead_polygon(points)
+    lo = np.minimum(forehead.min(axis=0), points.min(axis=0)) - 0.15 * unit
+    hi = np.maximum(forehead.max(axis=0), points.max(axis=0)) + 0.15 * unit
+    wx0, wy0 = (int(max(0, np.floor(v))) for v in lo)
+    wx1, wy1 = int(min(width, np.ceil(hi[0]))), int(min(height, np.ceil(hi[1])))
+    if wx1 - wx0 < 4 or wy1 - wy0 < 4:
+        return None
+    window = (slice(wy0, wy1), slice(wx0, wx1))
+    lab = cv2.cvtColor(np.ascontiguousarray(image[window]), cv2.COLOR_RGB2Lab)
+    local = (points - np.array([wx0, wy0], np.float32)).astype(np.float32)
+    skin = SkinModel.sample(lab, local)
+    if skin is None:
+        return None
+    like = skin.likeness(lab)
+    size = (wy1 - wy0, wx1 - wx0)
+    # Skin may reach past the mesh oval: up to the hairline, and on profiles out to the
+    # silhouette (nose bridge, lips, chin), which the hull of the mesh follows.
+    shift = np.array([wx0, wy0], np.float32)
+    hull = cv2.convexHull(local).reshape(-1, 2)
+    extension = np.maximum(polygon_coverage([forehead - shift], (0, 0), size), polygon_coverage([hull], (0, 0), size))
+    extension = np.clip(extension.astype(np.float32) * np.float32(1.0 / 255.0) - coverage[SKIN][window], 0.0, 1.0)
+    np.maximum(coverage[SKIN][window], extension * like, out=coverage[SKIN][window])
+    close_px = max(1, int(round(0.08 * unit)))
+    # enclosed gaps next to the skin (forehead, temples) are skin too; gaps inside the hair are not touched
+    near_skin = cv2.dilate(((extension > 0) | (coverage[SKIN][window] > 0)).astype(np.uint8),
+                           cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * close_px + 1,) * 2)) > 0
+    return FaceRefinement(window, near_skin, np.zeros(size, bool), close_px)
 
 
 def load_face_parser(models_dir=None, config=None, settings: ParserSettings = ParserSettings()) -> FaceParser:

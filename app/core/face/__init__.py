@@ -1,0 +1,1 @@
+"""Face parsing: detection, mesh, rasterised classes and their image-driven refinement."""

@@ -1,0 +1,1 @@
+"""Measurements of the app's own output: benchmarks and accuracy against annotations."""
