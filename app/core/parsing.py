@@ -18,8 +18,11 @@ from typing import Iterable
 import cv2
 import numpy as np
 
-from app.core.face.appearance import SkinModel, enclosed_holes
-from app.core.face_regions import HAIR, NUM_LABELS, SKIN, eye_distance, forehead_polygon, region_polygons
+from app.core.face.appearance import SkinModel, dark_split, enclosed_holes, touching
+from app.core.face_regions import (
+    BROW_CONTEXT, HAIR, INNER_MOUTH, LOWER_LIP, MOUTH_OPEN, NUM_LABELS, SKIN, UPPER_LIP, brow_polygons, eye_distance,
+    forehead_polygon, lip_polygons, mouth_opening, region_polygons,
+)
 from app.core.models.face_mesh import FaceCrop, FaceMesh, FaceMeshModel, crop_from_eyes, crop_from_landmarks
 from app.core.models.hair import HAIR_SIZE, HairSegmenter
 from app.core.models.yunet import FaceDetection, YuNetDetector
@@ -438,11 +441,69 @@ def refine_face(
     extension = np.maximum(polygon_coverage([forehead - shift], (0, 0), size), polygon_coverage([hull], (0, 0), size))
     extension = np.clip(extension.astype(np.float32) * np.float32(1.0 / 255.0) - coverage[SKIN][window], 0.0, 1.0)
     np.maximum(coverage[SKIN][window], extension * like, out=coverage[SKIN][window])
+    refine_brows(coverage, window, lab, local)
+    refine_mouth(coverage, window, lab, local, skin)
     close_px = max(1, int(round(0.08 * unit)))
     # enclosed gaps next to the skin (forehead, temples) are skin too; gaps inside the hair are not touched
     near_skin = cv2.dilate(((extension > 0) | (coverage[SKIN][window] > 0)).astype(np.uint8),
                            cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * close_px + 1,) * 2)) > 0
     return FaceRefinement(window, near_skin, np.zeros(size, bool), close_px)
+
+
+def _window_coverage(polygon: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    return polygon_coverage([polygon], (0, 0), size).astype(np.float32) * np.float32(1.0 / 255.0)
+
+
+def _replace(coverage: dict[int, np.ndarray], label: int, window: tuple[slice, slice], new: np.ndarray) -> None:
+    """The face's ``label`` coverage becomes ``new`` (window-sized; zero outside the window)."""
+    coverage[label][:] = 0.0
+    coverage[label][window] = new
+
+
+def refine_brows(coverage: dict[int, np.ndarray], window: tuple[slice, slice], lab: np.ndarray,
+                 points: np.ndarray) -> None:
+    """Brows: the mesh strip, widened where the pixels next to it are the brow's dark tone.
+
+    The dark tone is split from the skin's on a wide band around the brow
+    (Otsu on lightness, so it follows the local lighting); only dark parts that
+    touch the mesh strip count (not an eye-socket shadow or a fringe).
+    """
+    size = lab.shape[:2]
+    context = brow_polygons(points, BROW_CONTEXT)
+    for label, grown in brow_polygons(points).items():
+        dark = dark_split(lab[..., 0], _window_coverage(context[label], size) > 0.5)
+        if dark is None:
+            continue  # brows as light as the skin: the mesh strip is all there is to go on
+        mesh = coverage[label][window].copy()
+        wider = _window_coverage(grown, size) * cv2.GaussianBlur(dark, (0, 0), 0.7)
+        wider *= touching(wider > 0.5, mesh > 0.5)
+        _replace(coverage, label, window, np.maximum(mesh, wider))
+
+
+def refine_mouth(coverage: dict[int, np.ndarray], window: tuple[slice, slice], lab: np.ndarray,
+                 points: np.ndarray, skin: SkinModel) -> None:
+    """Lips out to where their red ends; an inside only when the inner lips part.
+
+    The mesh's inner lips stay a little apart on closed mouths (3-5 % of the
+    mouth width): below MOUTH_OPEN the lips meet on the line between them and
+    there is no inner mouth; a barely parted mouth shows its inside only where
+    it is dark (no teeth fit there).
+    """
+    size = lab.shape[:2]
+    opening = mouth_opening(points)
+    closed = opening < MOUTH_OPEN
+    grown, mesh = lip_polygons(points, closed=closed), lip_polygons(points, grow=1.0, closed=closed)
+    for label in (UPPER_LIP, LOWER_LIP):
+        core = coverage[label][window] > 0.99
+        reference = float(np.median(lab[..., 1][core])) if core.any() else float(skin.median[1])
+        red = cv2.GaussianBlur(skin.redness(lab, reference), (0, 0), 0.8)
+        # the mesh's own lip stays (the dark line where the lips meet is not red); beyond it, only red
+        _replace(coverage, label, window, np.maximum(_window_coverage(mesh[label], size),
+                                                     _window_coverage(grown[label], size) * red))
+    if closed:
+        coverage[INNER_MOUTH][:] = 0.0
+    elif opening < 2.0 * MOUTH_OPEN:
+        coverage[INNER_MOUTH][window] *= skin.darkness(lab)
 
 
 def load_face_parser(models_dir=None, config=None, settings: ParserSettings = ParserSettings()) -> FaceParser:

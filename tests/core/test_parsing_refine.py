@@ -103,3 +103,58 @@ def test_forehead_stops_where_skin_colour_ends_without_hair():
     cx = int(points[:, 0].mean())
     assert (after[top - 30:top - 5, cx] == SKIN).all()
     assert (after[top - 70:top - 50, cx] == 0).all()  # the sky above the forehead is not skin
+
+
+def _closed(points: np.ndarray) -> np.ndarray:
+    """The same face with the inner lips touching (a closed mouth)."""
+    from app.core.face_regions import LIPS_LOWER_INNER, LIPS_UPPER_INNER
+
+    closed = points.copy()
+    middle = (closed[list(LIPS_UPPER_INNER), 1] + closed[list(LIPS_LOWER_INNER), 1]) / 2.0
+    closed[list(LIPS_UPPER_INNER), 1] = middle - 0.5
+    closed[list(LIPS_LOWER_INNER), 1] = middle + 0.5
+    return closed
+
+
+def test_closed_mouth_has_no_inner_mouth_and_the_lips_meet():
+    points = _closed(_points())
+    image, hair = painted_face(points)
+    labels = parse_painted(image, hair, points)
+    assert not (labels == INNER_MOUTH).any()
+    mouth_x = int(points[13, 0])
+    column = labels[int(points[0, 1]):int(points[17, 1]) + 1, mouth_x]
+    assert set(np.unique(column)) <= {UPPER_LIP, LOWER_LIP}  # no skin line between the lips
+
+
+def test_open_mouth_keeps_its_inside():
+    points = _points()
+    points[list(__import__("app.core.face_regions", fromlist=["x"]).LIPS_LOWER_INNER), 1] += 10  # parted by ~25 % of the width
+    image, hair = painted_face(points, open_mouth=True)
+    labels = parse_painted(image, hair, points)
+    assert (labels == INNER_MOUTH).sum() > 300
+
+
+def test_brows_follow_the_painted_width():
+    """The painted brows are 2.5 px thicker all round than the mesh strip: the label follows the paint."""
+    points = _points()
+    image, hair = painted_face(points)
+    mesh_only = parse_painted(image, hair, points, refine=False)
+    labels = parse_painted(image, hair, points)
+    painted = (image == BROW_RGB).all(axis=-1)
+    for label in (2, 3):
+        assert (labels == label).sum() > 1.15 * (mesh_only == label).sum()
+        assert painted[labels == label].mean() > 0.9  # and does not spill onto the skin
+
+
+def test_lips_reach_the_painted_lip_line():
+    points = _closed(_points())
+    image, hair = painted_face(points)
+    # paint the lips 2 px fuller than the mesh says
+    for label in (UPPER_LIP, LOWER_LIP):
+        cv2.polylines(image, [_poly(points, label)], True, LIP_RGB, 4)
+    labels = parse_painted(image, hair, points)
+    painted = (image == LIP_RGB).all(axis=-1)
+    lips = np.isin(labels, (UPPER_LIP, LOWER_LIP))
+    mesh_only = np.isin(parse_painted(image, hair, points, refine=False), (UPPER_LIP, LOWER_LIP))
+    assert (lips & painted).sum() / painted.sum() > 0.85 > (mesh_only & painted).sum() / painted.sum()
+    assert painted[lips].mean() > 0.9

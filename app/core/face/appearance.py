@@ -72,11 +72,11 @@ class SkinModel:
         return np.clip(drop / ramp, 0.0, 1.0).astype(np.float32)
 
     def redness(self, lab: np.ndarray, reference: float) -> np.ndarray:
-        """0..1: how far a pixel's a* has moved from the skin's towards ``reference`` (the lips' a*)."""
+        """0..1: how far a pixel's a* has moved from the skin's towards ``reference`` (the lip's own a*)."""
         span = reference - float(self.median[1])
         if span < 3.0:
             return np.ones(lab.shape[:2], np.float32)  # lips no redder than the skin: colour cannot tell
-        lift = (lab[..., 1].astype(np.float32) - float(self.median[1]) - 0.3 * span) / (0.4 * span)
+        lift = (lab[..., 1].astype(np.float32) - float(self.median[1]) - 0.2 * span) / (0.4 * span)
         return np.clip(lift, 0.0, 1.0).astype(np.float32)
 
 
@@ -99,4 +99,31 @@ def large_regions(mask: np.ndarray, min_area: float) -> np.ndarray:
     count, components, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     keep = np.zeros(count, bool)
     keep[1:] = stats[1:, cv2.CC_STAT_AREA] >= min_area
+    return keep[components]
+
+
+def dark_split(lightness: np.ndarray, region: np.ndarray, min_contrast: float = 8.0) -> np.ndarray | None:
+    """Soft mask (0..1, float32) of the darker of the two tones inside ``region`` (Otsu on L).
+
+    Local, so it follows the lighting where the part is (a brow in a shaded
+    socket is still darker than the skin around it). None when the two tones
+    are closer than ``min_contrast`` levels: there is nothing to split.
+    """
+    values = lightness[region]
+    if values.size < 16:
+        return None
+    threshold, _ = cv2.threshold(values.reshape(-1, 1), 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    dark, light = values[values <= threshold], values[values > threshold]
+    if not dark.size or not light.size or float(light.mean()) - float(dark.mean()) < min_contrast:
+        return None
+    ramp = max(2.0, (float(light.mean()) - float(dark.mean())) / 4.0)
+    return np.clip((threshold + ramp - lightness.astype(np.float32)) / (2.0 * ramp), 0.0, 1.0).astype(np.float32)
+
+
+def touching(mask: np.ndarray, seed: np.ndarray) -> np.ndarray:
+    """The connected parts of ``mask`` (bool) that overlap ``seed`` (bool)."""
+    count, components = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    keep = np.zeros(count, bool)
+    keep[np.unique(components[seed & mask])] = True
+    keep[0] = False
     return keep[components]
