@@ -18,10 +18,11 @@ from typing import Iterable
 import cv2
 import numpy as np
 
-from app.core.face.appearance import SkinModel, dark_split, enclosed_holes, touching
+from app.core.face.appearance import SkinModel, dark_split, enclosed_holes, large_regions, local_lightness, touching
 from app.core.face_regions import (
-    BROW_CONTEXT, HAIR, INNER_MOUTH, LOWER_LIP, MOUTH_OPEN, NUM_LABELS, SKIN, UPPER_LIP, brow_polygons, eye_distance,
-    forehead_polygon, lip_polygons, mouth_opening, region_polygons,
+    BROW_CONTEXT, HAIR, INNER_MOUTH, LEFT_EYE_ID, LOWER_LIP, MOUTH_OPEN, NUM_LABELS, RIGHT_EYE_ID, SKIN, UPPER_LIP,
+    brow_polygons, eye_distance, face_axes, forehead_polygon, lip_polygons, mouth_opening, region_indices,
+    region_polygons, scaled_about,
 )
 from app.core.models.face_mesh import FaceCrop, FaceMesh, FaceMeshModel, crop_from_eyes, crop_from_landmarks
 from app.core.models.hair import HAIR_SIZE, HairSegmenter
@@ -31,6 +32,11 @@ from app.core.models.yunet import FaceDetection, YuNetDetector
 DRAW_ORDER = (8, 7, 9, 4, 5, 2, 3, 6, HAIR, 1)
 SUBPIXEL_BITS = 4  # fillPoly fixed-point: polygons are placed to 1/16 px
 SUPERSAMPLE = 4  # coverage in 1/16 steps per pixel
+SUNGLASSES_SHARE = 0.75  # share of the ring around an eye a lens darkens or tints (bare eyes measured 0.08-0.61)
+LENS_DARKNESS = 0.45  # lens pixels: under this share of the same side's cheek lightness
+LEFT_CHEEK, RIGHT_CHEEK = 425, 205  # mid-cheek landmarks, below where any lens reaches
+MIN_SKIN_SHARE = 0.4  # of the mesh oval that must look like the sampled skin for the image to guide the parts
+OCCLUDER_AREA = 0.02  # smallest occluder, in eye distances squared (a fingertip-sized patch)
 
 
 @dataclass(frozen=True)
@@ -400,7 +406,7 @@ class FaceRefinement:
 
     def apply(self, weights: np.ndarray) -> None:
         view = weights[(slice(None),) + self.window]
-        holes = enclosed_holes(view[0] < 128, self.close_px) & self.forehead
+        holes = enclosed_holes(view[0] < view[1:].max(axis=0), self.close_px) & self.forehead  # labelled = argmax
         if holes.any():
             view[SKIN][holes] = np.minimum(view[SKIN][holes].astype(np.uint16) + view[0][holes], 255).astype(np.uint8)
             view[0][holes] = 0
@@ -415,7 +421,8 @@ def refine_face(
     """Reshapes one face's class coverages (float32, roi-sized, changed in place) from its pixels.
 
     ``image``: the roi's RGB pixels; ``points``: the face's landmarks in roi px.
-    Returns None (polygons kept as drawn) when no skin could be sampled.
+    Returns None (polygons kept as drawn) when no skin could be sampled or
+    the mesh's oval is mostly not that skin.
     """
     height, width = image.shape[:2]
     unit = eye_distance(points)
@@ -434,20 +441,24 @@ def refine_face(
         return None
     like = skin.likeness(lab)
     size = (wy1 - wy0, wx1 - wx0)
+    oval = coverage[SKIN][window] > 0.5
+    if not oval.any() or float(like[oval].mean()) < MIN_SKIN_SHARE:
+        return None  # the mesh does not sit on one skin (a drawing, a mask, a bad fit): keep its polygons
     # Skin may reach past the mesh oval: up to the hairline, and on profiles out to the
     # silhouette (nose bridge, lips, chin), which the hull of the mesh follows.
     shift = np.array([wx0, wy0], np.float32)
     hull = cv2.convexHull(local).reshape(-1, 2)
     extension = np.maximum(polygon_coverage([forehead - shift], (0, 0), size), polygon_coverage([hull], (0, 0), size))
     extension = np.clip(extension.astype(np.float32) * np.float32(1.0 / 255.0) - coverage[SKIN][window], 0.0, 1.0)
-    np.maximum(coverage[SKIN][window], extension * like, out=coverage[SKIN][window])
+    coverage[SKIN][window] = np.minimum(coverage[SKIN][window] + extension * like, 1.0)  # a sum: no seam at the oval's soft edge
     refine_brows(coverage, window, lab, local)
-    refine_mouth(coverage, window, lab, local, skin)
+    lips_red = refine_mouth(coverage, window, lab, local, skin)
+    occluded = find_occluders(coverage, window, lab, local, skin, like, lips_red)
     close_px = max(1, int(round(0.08 * unit)))
     # enclosed gaps next to the skin (forehead, temples) are skin too; gaps inside the hair are not touched
     near_skin = cv2.dilate(((extension > 0) | (coverage[SKIN][window] > 0)).astype(np.uint8),
                            cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * close_px + 1,) * 2)) > 0
-    return FaceRefinement(window, near_skin, np.zeros(size, bool), close_px)
+    return FaceRefinement(window, near_skin, occluded, close_px)
 
 
 def _window_coverage(polygon: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -493,17 +504,58 @@ def refine_mouth(coverage: dict[int, np.ndarray], window: tuple[slice, slice], l
     opening = mouth_opening(points)
     closed = opening < MOUTH_OPEN
     grown, mesh = lip_polygons(points, closed=closed), lip_polygons(points, grow=1.0, closed=closed)
+    # the redder lip sets the lips' colour (the other may be covered by a microphone or a finger)
+    references = [float(np.median(lab[..., 1][core])) for label in (UPPER_LIP, LOWER_LIP)
+                  if (core := coverage[label][window] > 0.99).any()]
+    lips_red = cv2.GaussianBlur(skin.redness(lab, max(references, default=float(skin.median[1]))), (0, 0), 0.8)
     for label in (UPPER_LIP, LOWER_LIP):
-        core = coverage[label][window] > 0.99
-        reference = float(np.median(lab[..., 1][core])) if core.any() else float(skin.median[1])
-        red = cv2.GaussianBlur(skin.redness(lab, reference), (0, 0), 0.8)
         # the mesh's own lip stays (the dark line where the lips meet is not red); beyond it, only red
         _replace(coverage, label, window, np.maximum(_window_coverage(mesh[label], size),
-                                                     _window_coverage(grown[label], size) * red))
+                                                     _window_coverage(grown[label], size) * lips_red))
     if closed:
         coverage[INNER_MOUTH][:] = 0.0
     elif opening < 2.0 * MOUTH_OPEN:
         coverage[INNER_MOUTH][window] *= skin.darkness(lab)
+    return lips_red
+
+
+def find_occluders(coverage: dict[int, np.ndarray], window: tuple[slice, slice], lab: np.ndarray,
+                   points: np.ndarray, skin: SkinModel, skin_like: np.ndarray, lips_red: np.ndarray) -> np.ndarray:
+    """Window-sized bool mask of things in front of the face; they are left unlabelled.
+
+    Sunglasses: the ring around an eye (lids, socket, top of the cheek) is
+    mostly far darker than the cheek below it or not skin-coloured; then the
+    lens (that area, connected to the eye) hides the eye, and the eye class goes. Anything else: a sizeable patch inside the
+    face whose colour is neither the face's skin nor, on the lips, their red
+    (a microphone, a hand in a glove). Eyes, brows and the inside of the mouth
+    are not tested (they are not skin-coloured by nature); speckle is dropped.
+    """
+    size = lab.shape[:2]
+    unit = eye_distance(points)
+    not_skin = skin_like < 0.5
+    occluded = np.zeros(size, bool)
+    for label, cheek in ((LEFT_EYE_ID, LEFT_CHEEK), (RIGHT_EYE_ID, RIGHT_CHEEK)):
+        eye = points[list(region_indices()[label][0])]
+        lens_area = _window_coverage(scaled_about(eye, points, 1.9, 3.0), size) > 0.5
+        ring = lens_area & ~(_window_coverage(scaled_about(eye, points, 1.2, 1.6), size) > 0.5)
+        # dark against this side's own cheek (a dim photo or a shaded half keeps its sockets lighter than that)
+        lens_like = not_skin | (lab[..., 0] < LENS_DARKNESS * local_lightness(lab, points[cheek], 0.1 * unit))
+        if not ring.any() or float(lens_like[ring].mean()) < SUNGLASSES_SHARE:
+            continue
+        occluded |= touching(lens_like & lens_area, coverage[label][window] > 0.5)
+        coverage[label][:] = 0.0
+    natural = np.zeros(size, bool)
+    for label, polygon in brow_polygons(points, BROW_CONTEXT).items():
+        natural |= _window_coverage(polygon, size) > 0
+    for label in (LEFT_EYE_ID, RIGHT_EYE_ID):
+        natural |= _window_coverage(scaled_about(points[list(region_indices()[label][0])], points, 1.4, 2.2), size) > 0
+    natural |= coverage[INNER_MOUTH][window] > 0
+    lips = (coverage[UPPER_LIP][window] > 0.5) | (coverage[LOWER_LIP][window] > 0.5)
+    odd = (coverage[SKIN][window] > 0.5) & skin.foreign(lab) & ~natural & ~(lips & (lips_red > 0.5))
+    radius = max(1, int(round(0.04 * unit)))
+    odd = cv2.morphologyEx(odd.astype(np.uint8), cv2.MORPH_OPEN,
+                           cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2)) > 0
+    return occluded | large_regions(odd, OCCLUDER_AREA * unit * unit)
 
 
 def load_face_parser(models_dir=None, config=None, settings: ParserSettings = ParserSettings()) -> FaceParser:

@@ -158,3 +158,36 @@ def test_lips_reach_the_painted_lip_line():
     mesh_only = np.isin(parse_painted(image, hair, points, refine=False), (UPPER_LIP, LOWER_LIP))
     assert (lips & painted).sum() / painted.sum() > 0.85 > (mesh_only & painted).sum() / painted.sum()
     assert painted[lips].mean() > 0.9
+
+
+def test_sunglasses_hide_the_eyes():
+    points = _points()
+    image, hair = painted_face(points)
+    for label in (LEFT_EYE_ID, RIGHT_EYE_ID):
+        ring = _poly(points, label)
+        centre = tuple(int(v) for v in ring.mean(axis=0))
+        cv2.ellipse(image, centre, (50, 34), 0, 0, 360, (25, 22, 20), -1)  # uniform dark lens, twice the eye
+    labels = parse_painted(image, hair, points)
+    assert not np.isin(labels, (LEFT_EYE_ID, RIGHT_EYE_ID)).any()
+    lens = (image == (25, 22, 20)).all(axis=-1)
+    assert (labels[lens] == 0).mean() > 0.9  # the lens is not skin, eye or brow either
+    # bare eyes in the same light keep their class
+    bare, hair = painted_face(points)
+    assert np.isin(parse_painted(bare, hair, points), (LEFT_EYE_ID, RIGHT_EYE_ID)).sum() > 500
+
+
+def test_an_occluder_over_the_cheek_and_lips_is_not_face():
+    points = _closed(_points())
+    image, hair = painted_face(points)
+    cheek = (int(points[61, 0]) - 30, int(points[61, 1]) - 40)  # below the eye, beside the nose
+    cv2.circle(image, cheek, 16, (70, 110, 60), -1)  # a green-gloved fingertip on the cheek
+    mic = (int(points[17, 0]), int(points[17, 1]) + 4)
+    cv2.circle(image, mic, 18, (90, 90, 95), -1)  # a grey microphone over the lower lip and chin
+    labels = parse_painted(image, hair, points)
+    glove = (image == (70, 110, 60)).all(axis=-1)
+    grey = (image == (90, 90, 95)).all(axis=-1)
+    assert (labels[glove] == 0).mean() > 0.9
+    assert (labels[grey] == 0).mean() > 0.9
+    assert np.isin(labels, (UPPER_LIP,)).sum() > 200  # the uncovered lip stays lip
+    # the rest of the face is still face: the occluders took only their own pixels
+    assert ((labels == 0) & ~glove & ~grey & (parse_painted(*painted_face(points), points) == SKIN)).sum() < 200

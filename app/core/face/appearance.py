@@ -17,7 +17,10 @@ import numpy as np
 
 from app.core.face_regions import eye_distance, face_axes
 
-CHEEK_SAMPLES = ((50, 0.16), (280, 0.16), (6, 0.07), (197, 0.07))  # landmark, radius / eye distance
+# landmark, radius / eye distance: upper and lower cheeks, chin, forehead, nose bridge. Many small
+# discs, so sunglasses, a fringe or a beard spoil only some of them and the trimmed median holds.
+SKIN_SAMPLES = ((50, 0.12), (280, 0.12), (205, 0.1), (425, 0.1), (199, 0.07), (151, 0.1), (6, 0.05))
+FAR_CHEEK = {50: 234, 205: 234, 280: 454, 425: 454}  # sample -> the oval point on its side
 MIN_SAMPLES = 30
 SKIN_SIGMA_FLOOR = (6.0, 2.5, 2.5)  # Lab levels: no model is sharper than the camera's noise
 
@@ -40,31 +43,51 @@ class SkinModel:
         unit = eye_distance(points)
         across, _ = face_axes(points)
         nose_x = float(points[1, :2] @ across)
-        edge = {50: float(points[234, :2] @ across), 280: float(points[454, :2] @ across)}
-        for index, radius in CHEEK_SAMPLES:
-            if index in edge and abs(edge[index] - nose_x) < 0.45 * unit:
+        for index, radius in SKIN_SAMPLES:
+            if index in FAR_CHEEK and abs(float(points[FAR_CHEEK[index], :2] @ across) - nose_x) < 0.45 * unit:
                 continue  # foreshortened side: the face ends close to the nose
             x, y = points[index, :2]
             cv2.circle(mask, (int(round(x)), int(round(y))), max(1, int(radius * unit)), 255, -1)
         pixels = lab[mask > 0].astype(np.float32)
         if len(pixels) < MIN_SAMPLES:
             return None
-        median = np.median(pixels, axis=0)
-        sigma = 1.4826 * np.median(np.abs(pixels - median), axis=0)
+        for _ in range(3):  # trim what is far from the majority's colour (lens, hair, shadow), re-estimate
+            median = np.median(pixels, axis=0)
+            sigma = np.maximum(1.4826 * np.median(np.abs(pixels - median), axis=0), SKIN_SIGMA_FLOOR)
+            near = (np.abs(pixels - median) <= 2.5 * sigma).all(axis=1)
+            if near.sum() < MIN_SAMPLES:
+                break
+            pixels = pixels[near]
         return cls(median.astype(np.float32), np.maximum(sigma, SKIN_SIGMA_FLOOR).astype(np.float32))
 
     def likeness(self, lab: np.ndarray, near: float = 3.0, far: float = 5.0) -> np.ndarray:
         """1 for skin-coloured pixels, 0 for others (float32, soft between ``near`` and ``far`` sigmas).
 
-        Chroma decides; lightness only rules out what no shading explains (L is
-        allowed three times the spread plus a wide margin: shadows and highlights).
+        Chroma decides; lightness only rules out what no shading explains (L may
+        stray 2.5 spreads plus 35 levels: shadows and highlights; the spread is
+        capped, a sample spoilt by a lens must not make black look like skin).
         """
         lab = lab.astype(np.float32)
-        chroma = np.sqrt(((lab[..., 1] - self.median[1]) / self.sigma[1]) ** 2
-                         + ((lab[..., 2] - self.median[2]) / self.sigma[2]) ** 2)
-        light = np.abs(lab[..., 0] - self.median[0]) / (3.0 * self.sigma[0] + 45.0)
+        # a shadow keeps the hue but loses chroma with its light: give darker pixels their chroma back
+        boost = np.clip(self.median[0] / np.maximum(lab[..., 0], 1.0), 1.0, 3.0)
+        a = 128.0 + (lab[..., 1] - 128.0) * boost
+        b = 128.0 + (lab[..., 2] - 128.0) * boost
+        chroma = np.sqrt(((a - self.median[1]) / self.sigma[1]) ** 2 + ((b - self.median[2]) / self.sigma[2]) ** 2)
+        light = np.abs(lab[..., 0] - self.median[0]) / (2.5 * min(float(self.sigma[0]), 20.0) + 35.0)
         distance = np.maximum(chroma, light * far)
         return np.clip((far - distance) / (far - near), 0.0, 1.0).astype(np.float32)
+
+    def foreign(self, lab: np.ndarray, sigmas: float = 7.0) -> np.ndarray:
+        """Bool: a hue no skin of this face has (chroma only, shadows given their chroma back).
+
+        Stricter than ``likeness``: folds, stubble and make-up stay skin;
+        gloves, microphones and lenses do not.
+        """
+        lab = lab.astype(np.float32)
+        boost = np.clip(self.median[0] / np.maximum(lab[..., 0], 1.0), 1.0, 3.0)
+        a = (lab[..., 1] - 128.0) * boost + 128.0 - self.median[1]
+        b = (lab[..., 2] - 128.0) * boost + 128.0 - self.median[2]
+        return (a / self.sigma[1]) ** 2 + (b / self.sigma[2]) ** 2 > sigmas * sigmas
 
     def darkness(self, lab: np.ndarray, margin: float = 10.0, ramp: float = 14.0) -> np.ndarray:
         """How clearly darker than the skin each pixel is (0..1): brows, lashes, lens."""
@@ -127,3 +150,11 @@ def touching(mask: np.ndarray, seed: np.ndarray) -> np.ndarray:
     keep[np.unique(components[seed & mask])] = True
     keep[0] = False
     return keep[components]
+
+
+def local_lightness(lab: np.ndarray, centre: np.ndarray, radius: float) -> float:
+    """Median L in a disc (the lighting of one side of the face); 255 when the disc is off the image."""
+    mask = np.zeros(lab.shape[:2], np.uint8)
+    cv2.circle(mask, (int(round(float(centre[0]))), int(round(float(centre[1])))), max(1, int(radius)), 1, -1)
+    values = lab[..., 0][mask > 0]
+    return float(np.median(values)) if values.size else 255.0
