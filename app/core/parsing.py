@@ -119,8 +119,6 @@ class FaceParse:
         Raises:
             ValueError: opacity outside [0, 1] or a frame of another size.
         """
-        from app.core.palette import PALETTE
-
         if not 0.0 <= opacity <= 1.0:
             raise ValueError(f"overlay opacity must be in [0, 1], got {opacity}")
         if frame.shape[:2] != self.labels.shape:
@@ -129,16 +127,37 @@ class FaceParse:
         x0, y0, x1, y1 = self.roi
         if x1 <= x0 or y1 <= y0:
             return out
-        w = self.weights[1:].astype(np.float32) * np.float32(opacity / 255.0)  # (K-1)×h×w
-        if classes is not None:
-            chosen = np.zeros(len(w), np.float32)
-            chosen[[c - 1 for c in classes if 0 < c < NUM_LABELS]] = 1.0
-            w *= chosen[:, None, None]
-        tint = np.tensordot(w, PALETTE[1:].astype(np.float32), axes=([0], [0]))  # h×w×3, premultiplied
-        keep = 1.0 - w.sum(axis=0)
-        patch = frame[y0:y1, x0:x1].astype(np.float32) * keep[..., None] + tint
+        chosen = np.zeros(NUM_LABELS, np.float32)
+        chosen[[c for c in (range(1, NUM_LABELS) if classes is None else classes) if 0 < c < NUM_LABELS]] = 1.0
+        amount, tint = self._tint(chosen)
+        patch = frame[y0:y1, x0:x1].astype(np.float32) * (1.0 - amount * np.float32(opacity / 255.0))[..., None]
+        patch += tint * np.float32(opacity)
         out[y0:y1, x0:x1] = np.clip(patch + 0.5, 0, 255).astype(np.uint8)
         return out
+
+    def _tint(self, chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(chosen classes' weight h×w on 0..255, their weight-mixed palette colour h×w×3 premultiplied by it).
+
+        Most pixels hold one class (or none): their colour is that class's, read
+        through the label map. Only edge pixels, where classes share the
+        coverage, mix the weights (a full per-class blend cost ~10x more at 720p).
+        """
+        from app.core.palette import PALETTE
+
+        x0, y0, x1, y1 = self.roi
+        labels = self.labels[y0:y1, x0:x1]
+        background = self.weights[0]
+        own = np.take_along_axis(self.weights, labels[None], axis=0)[0]
+        mixed = np.where(labels == 0, background < 255, own.astype(np.uint16) + background < 255)
+        amount = chosen[labels] * (255.0 - background.astype(np.float32))
+        palette = PALETTE.astype(np.float32)
+        tint = palette[labels] * amount[..., None] * np.float32(1.0 / 255.0)
+        rows, cols = np.nonzero(mixed)
+        if len(rows):
+            shares = self.weights[1:, rows, cols].astype(np.float32) * chosen[1:, None]  # (K-1)×M
+            amount[rows, cols] = shares.sum(axis=0)
+            tint[rows, cols] = (palette[1:].T @ shares).T * np.float32(1.0 / 255.0)
+        return amount, tint
 
 
 def hair_crop(detection: FaceDetection, scale: float) -> FaceCrop:
@@ -462,7 +481,16 @@ def refine_face(
 
 
 def _window_coverage(polygon: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Anti-aliased coverage (float32 0..1): for what ends up in the class weights."""
     return polygon_coverage([polygon], (0, 0), size).astype(np.float32) * np.float32(1.0 / 255.0)
+
+
+def _window_mask(polygon: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Plain bool fill (4× cheaper than coverage): for regions that only select pixels to test."""
+    mask = np.zeros(size, np.uint8)
+    cv2.fillPoly(mask, [np.rint(polygon * (1 << SUBPIXEL_BITS)).astype(np.int32)], 1, lineType=cv2.LINE_8,
+                 shift=SUBPIXEL_BITS)
+    return mask > 0
 
 
 def _replace(coverage: dict[int, np.ndarray], label: int, window: tuple[slice, slice], new: np.ndarray) -> None:
@@ -482,7 +510,7 @@ def refine_brows(coverage: dict[int, np.ndarray], window: tuple[slice, slice], l
     size = lab.shape[:2]
     context = brow_polygons(points, BROW_CONTEXT)
     for label, grown in brow_polygons(points).items():
-        dark = dark_split(lab[..., 0], _window_coverage(context[label], size) > 0.5)
+        dark = dark_split(lab[..., 0], _window_mask(context[label], size))
         if dark is None:
             continue  # brows as light as the skin: the mesh strip is all there is to go on
         mesh = coverage[label][window].copy()
@@ -536,8 +564,8 @@ def find_occluders(coverage: dict[int, np.ndarray], window: tuple[slice, slice],
     occluded = np.zeros(size, bool)
     for label, cheek in ((LEFT_EYE_ID, LEFT_CHEEK), (RIGHT_EYE_ID, RIGHT_CHEEK)):
         eye = points[list(region_indices()[label][0])]
-        lens_area = _window_coverage(scaled_about(eye, points, 1.9, 3.0), size) > 0.5
-        ring = lens_area & ~(_window_coverage(scaled_about(eye, points, 1.2, 1.6), size) > 0.5)
+        lens_area = _window_mask(scaled_about(eye, points, 1.9, 3.0), size)
+        ring = lens_area & ~_window_mask(scaled_about(eye, points, 1.2, 1.6), size)
         # dark against this side's own cheek (a dim photo or a shaded half keeps its sockets lighter than that)
         lens_like = not_skin | (lab[..., 0] < LENS_DARKNESS * local_lightness(lab, points[cheek], 0.1 * unit))
         if not ring.any() or float(lens_like[ring].mean()) < SUNGLASSES_SHARE:
@@ -546,9 +574,9 @@ def find_occluders(coverage: dict[int, np.ndarray], window: tuple[slice, slice],
         coverage[label][:] = 0.0
     natural = np.zeros(size, bool)
     for label, polygon in brow_polygons(points, BROW_CONTEXT).items():
-        natural |= _window_coverage(polygon, size) > 0
+        natural |= _window_mask(polygon, size)
     for label in (LEFT_EYE_ID, RIGHT_EYE_ID):
-        natural |= _window_coverage(scaled_about(points[list(region_indices()[label][0])], points, 1.4, 2.2), size) > 0
+        natural |= _window_mask(scaled_about(points[list(region_indices()[label][0])], points, 1.4, 2.2), size)
     natural |= coverage[INNER_MOUTH][window] > 0
     lips = (coverage[UPPER_LIP][window] > 0.5) | (coverage[LOWER_LIP][window] > 0.5)
     odd = (coverage[SKIN][window] > 0.5) & skin.foreign(lab) & ~natural & ~(lips & (lips_red > 0.5))
