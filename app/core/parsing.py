@@ -476,7 +476,7 @@ def refine_face(
     close_px = max(1, int(round(0.08 * unit)))
     # enclosed gaps next to the skin (forehead, temples) are skin too; gaps inside the hair are not touched
     near_skin = cv2.dilate(((extension > 0) | (coverage[SKIN][window] > 0)).astype(np.uint8),
-                           cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * close_px + 1,) * 2)) > 0
+                           cv2.getStructuringElement(cv2.MORPH_RECT, (2 * close_px + 1,) * 2)) > 0
     return FaceRefinement(window, near_skin, occluded, close_px)
 
 
@@ -582,7 +582,7 @@ def find_occluders(coverage: dict[int, np.ndarray], window: tuple[slice, slice],
     odd = (coverage[SKIN][window] > 0.5) & skin.foreign(lab) & ~natural & ~(lips & (lips_red > 0.5))
     radius = max(1, int(round(0.04 * unit)))
     odd = cv2.morphologyEx(odd.astype(np.uint8), cv2.MORPH_OPEN,
-                           cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2)) > 0
+                           cv2.getStructuringElement(cv2.MORPH_RECT, (2 * radius + 1,) * 2)) > 0
     return occluded | large_regions(odd, OCCLUDER_AREA * unit * unit)
 
 
