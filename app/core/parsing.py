@@ -21,7 +21,7 @@ import numpy as np
 from app.core.face.appearance import SkinModel, dark_split, enclosed_holes, large_regions, local_lightness, touching
 from app.core.face_regions import (
     BROW_CONTEXT, HAIR, INNER_MOUTH, LEFT_EYE_ID, LOWER_LIP, MOUTH_OPEN, NUM_LABELS, RIGHT_EYE_ID, SKIN, UPPER_LIP,
-    brow_polygons, eye_distance, face_axes, forehead_polygon, lip_polygons, mouth_opening, region_indices,
+    brow_polygons, eye_distance, forehead_polygon, lip_polygons, mouth_opening, region_indices,
     region_polygons, scaled_about,
 )
 from app.core.models.face_mesh import FaceCrop, FaceMesh, FaceMeshModel, crop_from_eyes, crop_from_landmarks
