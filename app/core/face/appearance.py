@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from app.core.face_regions import eye_distance, face_axes
+from app.core.face.regions import eye_distance, face_axes
 
 # landmark, radius / eye distance: upper and lower cheeks, chin, forehead, nose bridge. Many small
 # discs, so sunglasses, a fringe or a beard spoil only some of them and the trimmed median holds.

@@ -1,1 +1,1 @@
-"""Measurements of the app's own output: benchmarks and accuracy against annotations."""
+"""Measuring the engine: benchmarks and accuracy (evaluation against annotations) over the real pipelines."""

@@ -79,9 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     Raises:
         UnreadableImageError, ModelMissingError: unreadable inputs or absent weights.
     """
-    from app.core.image_io import load_image
-    from app.core.palette import read_label_png
-    from app.core.parsing import load_face_parser
+    from app.core.media.image_io import load_image
+    from app.core.face.palette import read_label_png
+    from app.core.face.parsing import load_face_parser
 
     args = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     args.add_argument("--truth", type=Path, required=True, help="folder with <image name>.png palette label maps")
