@@ -35,12 +35,13 @@ LIPS_LOWER_OUTER = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291)
 LIPS_UPPER_OUTER = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291)
 LIPS_LOWER_INNER = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308)
 LIPS_UPPER_INNER = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308)
-# The python connection sets have no nose: MediaPipe Tasks' FACE_LANDMARKS_NOSE
-# (bridge midline 168..2, alar wings and nostril base) gives the points, and
-# the nose is their convex hull (the midline alone has no width to order).
+# The python connection sets have no nose. Its outline is the hull of the bridge
+# sides (193/417 level with the inner eye corners, as annotators start it), the
+# side walls, the alar wings and the nostril base (indices checked on a photo;
+# MediaPipe Tasks' FACE_LANDMARKS_NOSE has the midline 168..2 but no width).
 NOSE_POINTS = (
-    168, 6, 197, 195, 5, 4, 1, 19, 94, 2,
-    98, 97, 326, 327, 64, 294, 48, 278, 115, 344, 220, 440, 45, 275,
+    193, 417, 188, 412, 174, 399, 236, 456, 198, 420, 209, 429, 129, 358, 64, 294, 98, 327, 97, 326, 2,
+    6, 197, 195, 5, 4, 1, 19, 94,
 )
 RIGHT_EYE_OUTER, LEFT_EYE_OUTER = 33, 263
 
@@ -104,7 +105,11 @@ def region_indices() -> dict[int, tuple[tuple[int, ...], ...]]:
 
 
 def region_polygons(points: np.ndarray) -> dict[int, list[np.ndarray]]:
-    """Label id -> list of K×2 float32 polygons for one face's 468 landmarks (x, y in px)."""
+    """Label id -> list of K×2 float32 polygons for one face's 468 landmarks (x, y in px).
+
+    The mesh's eye contour runs along the lid margins; the eye as annotators
+    draw it (and as users see it) includes the lash line, hence EYE_GROW.
+    """
     import cv2
 
     xy = np.ascontiguousarray(points[:, :2], dtype=np.float32)
@@ -112,6 +117,107 @@ def region_polygons(points: np.ndarray) -> dict[int, list[np.ndarray]]:
     for label, outlines in region_indices().items():
         if label == NOSE:
             polygons[label] = [cv2.convexHull(xy[list(outlines[0])]).reshape(-1, 2)]
+        elif label in (LEFT_EYE_ID, RIGHT_EYE_ID):
+            polygons[label] = [scaled_about(xy[list(outline)], xy, *EYE_GROW) for outline in outlines]
         else:
             polygons[label] = [xy[list(outline)] for outline in outlines]
     return polygons
+
+
+# Geometry the image-driven refinement needs (app.core.face.appearance).
+MOUTH_LEFT, MOUTH_RIGHT, UPPER_INNER_MID, LOWER_INNER_MID = 61, 291, 13, 14
+EYE_GROW = (1.06, 1.25)  # (along the eye line, across it)
+FOREHEAD_WIDEN = 1.12  # temple skin beyond the oval, as a share of the half-width
+FOREHEAD_STRETCH = 1.9  # hairline height above the brows / the mesh's own forehead height (generous; hair and skin colour stop it)
+
+
+def face_axes(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unit vectors along the eye line (image right for a frontal face) and towards the chin."""
+    across = points[LEFT_EYE_OUTER, :2] - points[RIGHT_EYE_OUTER, :2]
+    across = across / max(float(np.linalg.norm(across)), 1e-6)
+    return across.astype(np.float32), np.array([-across[1], across[0]], np.float32)
+
+
+def eye_distance(points: np.ndarray) -> float:
+    """Outer eye corner to outer eye corner (px): the face's own size unit."""
+    return max(float(np.linalg.norm(points[LEFT_EYE_OUTER, :2] - points[RIGHT_EYE_OUTER, :2])), 1.0)
+
+
+def forehead_polygon(points: np.ndarray, stretch: float = FOREHEAD_STRETCH) -> np.ndarray:
+    """The face oval with everything above the brows pulled up ``stretch`` times (K×2 px).
+
+    The mesh's oval stops well below the hairline; the skin between them is
+    forehead. Points at or below the brow line stay, so ears, cheeks and neck
+    are not touched.
+    """
+    xy = points[:, :2].astype(np.float32)
+    _, down = face_axes(xy)
+    oval = xy[list(region_indices()[SKIN][0])]
+    brows = xy[[i for e in LEFT_EYEBROW + RIGHT_EYEBROW for i in e]]
+    brow_level = float((brows @ down).mean())
+    height = np.maximum(brow_level - oval @ down, 0.0)  # how far above the brow line
+    across, _ = face_axes(xy)
+    centre = float((oval @ across).mean())
+    # temples: the skin widens above the brows too; ramped in so the oval has no step at the brow line
+    widen = (FOREHEAD_WIDEN - 1.0) * np.clip(3.0 * height / max(float(height.max()), 1e-6), 0.0, 1.0)
+    return oval - np.outer(height * (stretch - 1.0), down) + np.outer((oval @ across - centre) * widen, across)
+
+
+def mouth_opening(points: np.ndarray) -> float:
+    """Gap between the inner lips at the middle / mouth width (0 = closed)."""
+    xy = points[:, :2]
+    width = max(float(np.linalg.norm(xy[MOUTH_RIGHT] - xy[MOUTH_LEFT])), 1.0)
+    _, down = face_axes(points)
+    return max(float((xy[LOWER_INNER_MID] - xy[UPPER_INNER_MID]) @ down), 0.0) / width
+
+
+def scaled_about(polygon: np.ndarray, points: np.ndarray, across: float, along: float) -> np.ndarray:
+    """``polygon`` scaled about its centroid, ``across`` the eye line and ``along`` the face's up axis."""
+    ax, down = face_axes(points)
+    centre = polygon.mean(axis=0)
+    rel = polygon - centre
+    return (centre + np.outer(rel @ ax * across, ax) + np.outer(rel @ down * along, down)).astype(np.float32)
+
+
+LIP_GROW = 1.2  # lips reach past the mesh's outer lip line; the image trims them back
+BROW_GROW = (1.0, 1.3)  # brow strip grown (along the brow, across it); darkness trims it back
+BROW_CONTEXT = (1.3, 4.0)  # where the brow's dark tone is told from the skin's
+MOUTH_OPEN = 0.06  # inner-lip gap / mouth width above which the mouth shows its inside (closed mouths measure 0.03-0.05)
+
+
+def lip_polygons(points: np.ndarray, grow: float = LIP_GROW, closed: bool = False) -> dict[int, np.ndarray]:
+    """Upper lip, lower lip and inner mouth polygons with the outer lip lines pushed out ``grow`` times.
+
+    A ``closed`` mouth has no inside: both lips run to the line between the inner lips.
+    """
+    xy = points[:, :2].astype(np.float32)
+    across, down = face_axes(xy)
+    upper_in, lower_in = xy[list(LIPS_UPPER_INNER)], xy[list(LIPS_LOWER_INNER)]
+    middle = (upper_in + lower_in) / 2.0
+    centre = middle.mean(axis=0)
+
+    def pushed(outer: np.ndarray) -> np.ndarray:
+        gap = (outer - middle) @ down  # outer and inner lines run corner to corner, index for index
+        return outer + np.outer(gap * (grow - 1.0), down) + np.outer(((outer - centre) @ across) * 0.04, across)
+
+    upper_edge, lower_edge = (middle, middle) if closed else (upper_in, lower_in)
+    return {
+        UPPER_LIP: np.concatenate([pushed(xy[list(LIPS_UPPER_OUTER)]), upper_edge[::-1]]),
+        LOWER_LIP: np.concatenate([pushed(xy[list(LIPS_LOWER_OUTER)]), lower_edge[::-1]]),
+        INNER_MOUTH: np.concatenate([upper_in, lower_in[-2:0:-1]]),
+    }
+
+
+def brow_polygons(points: np.ndarray, grow: tuple[float, float] = BROW_GROW) -> dict[int, np.ndarray]:
+    """Each brow's mesh outline grown ``grow`` = (along, across) times about its own centre."""
+    xy = points[:, :2].astype(np.float32)
+    out = {}
+    for label in (LEFT_BROW, RIGHT_BROW):
+        outline = xy[list(region_indices()[label][0])]
+        along = outline[0] - outline[4]  # the lower line's two ends
+        along = along / max(float(np.linalg.norm(along)), 1e-6)
+        normal = np.array([-along[1], along[0]], np.float32)
+        centre = outline.mean(axis=0)
+        rel = outline - centre
+        out[label] = (centre + np.outer(rel @ along * grow[0], along) + np.outer(rel @ normal * grow[1], normal)).astype(np.float32)
+    return out

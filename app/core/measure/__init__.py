@@ -1,1 +1,1 @@
-"""Measuring the engine: benchmarks (and evaluation) over the real pipelines."""
+"""Measuring the engine: benchmarks and accuracy (evaluation against annotations) over the real pipelines."""

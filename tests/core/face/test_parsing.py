@@ -117,3 +117,31 @@ def test_overlay_is_soft_and_keeps_background():
     assert np.array_equal(out[:20], frame[:20])
     assert not np.array_equal(out[parse.labels == 4], frame[parse.labels == 4])
     assert region_indices()[4][0][0] == 263  # MediaPipe's LEFT_EYE set is the person's left
+
+
+def test_overlay_matches_the_per_class_blend():
+    """The label-map shortcut gives what blending every class's weight gives, edges and hair included."""
+    from app.core.face.palette import PALETTE
+
+    points = template_points()
+    points[:, :2] += (100.0, 50.0)
+    from app.core.face.regions import region_polygons
+
+    hair = np.zeros((300, 400), np.float32)
+    hair[20:90, 90:310] = np.linspace(0.0, 1.0, 220, dtype=np.float32)  # soft hair over the forehead
+    roi = (80, 20, 320, 260)
+    weights = rasterise([region_polygons(points)], hair[20:260, 80:320], roi)
+    labels = np.zeros((300, 400), np.uint8)
+    labels[20:260, 80:320] = np.argmax(weights, axis=0)
+    parse = FaceParse(labels, weights, roi)
+    frame = np.random.default_rng(1).integers(0, 256, (300, 400, 3), dtype=np.uint8)
+    for classes in (None, [1, 10], [4]):
+        chosen = np.zeros(11, np.float32)
+        chosen[list(range(1, 11)) if classes is None else classes] = 1.0
+        w = weights[1:].astype(np.float32) * (0.6 / 255.0) * chosen[1:, None, None]
+        tint = np.tensordot(w, PALETTE[1:].astype(np.float32), axes=([0], [0]))
+        expected = frame.copy()
+        patch = frame[20:260, 80:320].astype(np.float32) * (1.0 - w.sum(axis=0))[..., None] + tint
+        expected[20:260, 80:320] = np.clip(patch + 0.5, 0, 255).astype(np.uint8)
+        got = parse.overlay(frame, 0.6, classes)
+        assert np.abs(got.astype(int) - expected).max() <= 1

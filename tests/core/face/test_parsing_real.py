@@ -12,7 +12,8 @@ from app.core.face.parsing import load_face_parser
 pytestmark = pytest.mark.real_models
 
 FACING = ("bgmatting_0001_img.png", "bgmatting_1000_img.png", "rembg_girl-1.jpg", "rembg_girl-3.jpg")
-FRONTAL = ("bgmatting_0001_img.png", "rembg_girl-1.jpg", "rembg_girl-3.jpg")
+FRONTAL = ("bgmatting_0001_img.png", "rembg_girl-3.jpg")
+SUNGLASSES = "rembg_girl-1.jpg"
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +48,32 @@ def test_eyes_above_nose_above_mouth_and_left_on_the_right(parses, name):
     left_x = np.nonzero(labels == 4)[1].mean()
     right_x = np.nonzero(labels == 5)[1].mean()
     assert left_x > right_x  # the person's left eye is on the image's right
+
+
+def test_sunglasses_are_not_eyes(parses):
+    labels = parses[SUNGLASSES].labels
+    assert not np.isin(labels, [4, 5]).any()
+    # the lenses (left and right of the nose, at eye height) are left unlabelled, not painted skin
+    face = parses[SUNGLASSES].faces[0]
+    for eye_corner in (33, 263):
+        x, y = face.landmarks[eye_corner, :2]
+        inner = face.landmarks[133 if eye_corner == 33 else 362, :2]
+        cx, cy = int(round((x + inner[0]) / 2)), int(round((y + inner[1]) / 2))
+        assert (labels[cy - 2:cy + 3, cx - 2:cx + 3] == 0).mean() > 0.8
+
+
+@pytest.mark.parametrize("name", FRONTAL + ("bgmatting_1000_img.png",))  # girl-1: a cap brim shades the fringe
+def test_no_hole_between_brows_and_hairline(parses, name):
+    from app.core.face.appearance import enclosed_holes
+
+    parse = parses[name]
+    head = np.isin(parse.labels, list(range(1, 11)))
+    face = parse.faces[0]
+    top = int(face.landmarks[10, 1])  # the mesh's forehead top: the old hole began here
+    brows = int(face.landmarks[[66, 296], 1].min())
+    left, right = (int(v) for v in sorted(face.landmarks[[234, 454], 0]))  # the forehead's width
+    holes = enclosed_holes(head, 1)
+    assert holes[top - int(0.3 * face.box[3]):brows, left:right].sum() == 0
 
 
 @pytest.mark.parametrize("name", FACING)
