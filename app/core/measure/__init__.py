@@ -1,0 +1,6 @@
+"""Measuring LiveMatte: quality against annotated truth (``eval``) and speed (``bench``).
+
+``metrics`` scores mattes against human-annotated masks; ``eval`` runs the
+real export and live pipelines over annotated sequences and scores them.
+Qt-free, like the rest of ``app.core``.
+"""
