@@ -35,6 +35,7 @@ import numpy as np
 from app.core.refine import area_resize, fit_size
 
 FLOW_LONG_SIDE = 320  # 160 px measured 10 % more edge error on a moving person; 320 costs ~1 ms more
+DIS_PATCH_STRIDE, DIS_DESCENT_ITERATIONS = 3, 32  # the ultrafast preset has 4 and 16
 # photometric gate of the carried colour correction: grey-level change (0..255, at flow size) between
 # the warped key frame and the new frame above which the correction is dropped there
 GATE_CHANGE = 16
@@ -67,6 +68,10 @@ class MaskPropagator:
     def __init__(self, flow_long_side: int = FLOW_LONG_SIDE) -> None:
         self.flow_long_side = flow_long_side
         self._flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
+        # denser patches, more descent steps: annotated masks carried 1-2 frames keep IoU 0.840 / 0.748
+        # (lucia / rollerblade) instead of 0.833 / 0.730 for ~0.5 ms; finer scales gain 0.03 at 10x the cost
+        self._flow.setPatchStride(DIS_PATCH_STRIDE)
+        self._flow.setGradientDescentIterations(DIS_DESCENT_ITERATIONS)
         self._grid: np.ndarray | None = None  # H×W×2 float32 pixel coordinates, cached per size
         self._small_grid: np.ndarray | None = None  # the same at flow size
 
