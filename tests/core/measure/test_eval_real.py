@@ -6,17 +6,19 @@ from pathlib import Path
 
 import pytest
 
+from app.core.bench import shared_gt_dir
 from app.core.measure.eval import EvalConfig, evaluate
 
 pytestmark = pytest.mark.real_models
-GT = Path(__file__).resolve().parents[4].parent / "shared" / "media" / "gt"
 
 
 @pytest.fixture(scope="module")
-def gt_dir() -> Path:
-    if not GT.is_dir():
-        pytest.skip("shared annotated clips not available")
-    return GT
+def gt_dir(real_models_dir) -> Path:
+    """The shared annotated clips next to the shared weights (as ``livematte bench`` finds them)."""
+    folder = shared_gt_dir()
+    if folder is None:
+        pytest.skip("shared annotated clips not available (LIVEMATTE_MODELS/../media/gt)")
+    return folder
 
 
 def test_rvm_finds_the_walking_person_on_both_paths(real_models_dir, gt_dir):
