@@ -212,10 +212,12 @@ Progress = Callable[[str, int, int], None]  # (sequence, frames done, frames in 
 
 
 def evaluate(config: EvalConfig, root: str | Path, models_dir: str | None = None,
-             progress: Progress | None = None) -> EvalReport:
+             progress: Progress | None = None, clock: Callable[[], float] = time.perf_counter) -> EvalReport:
     """Runs ``config.path`` over every sequence under ``root`` and scores it against the masks.
 
-    Each sequence starts from a fresh stream (as a new source does).
+    Each sequence starts from a fresh stream (as a new source does). ``clock``
+    (seconds, monotonic) times the model for the auto cadence, as in
+    ``StreamPipeline``; tests pass one they advance themselves.
 
     Raises:
         InputError: the dataset is missing or unreadable.
@@ -223,7 +225,7 @@ def evaluate(config: EvalConfig, root: str | Path, models_dir: str | None = None
         ModelError: the model cannot be loaded or fails.
     """
     sequences = find_sequences(root, config.sequences)
-    runner = _LiveRunner(config, models_dir) if config.path == "live" else _ExportRunner(config, models_dir)
+    runner = _LiveRunner(config, models_dir, clock) if config.path == "live" else _ExportRunner(config, models_dir)
     report = EvalReport(config, runner.model_name, runner.provider)
     try:
         for sequence in sequences:
@@ -238,7 +240,7 @@ class _ExportRunner:
 
     def __init__(self, config: EvalConfig, models_dir: str | None) -> None:
         from app.core.models import SessionConfig, get_spec, load_model
-        from app.core.stream import StreamPipeline, StreamSettings
+        from app.core.matting.stream import StreamPipeline, StreamSettings
 
         options = {"downsample_ratio": config.ratio} if get_spec(config.model).adapter == "rvm" else {}
         self.model = load_model(config.model, models_dir, SessionConfig(config.provider, config.threads), **options)
@@ -270,11 +272,12 @@ class _LiveRunner:
     state, the close-up judgement) carries into the next.
     """
 
-    def __init__(self, config: EvalConfig, models_dir: str | None) -> None:
-        from app.core.live_settings import LiveSettings
+    def __init__(self, config: EvalConfig, models_dir: str | None, clock: Callable[[], float]) -> None:
+        from app.core.live.settings import LiveSettings
 
         self.config = config
         self.models_dir = models_dir
+        self.clock = clock
         self.settings = LiveSettings(
             model=config.model, provider=config.provider, threads=config.threads, ratio=config.ratio,
             mirror=False, background="#00b140", every_n=max(1, config.every), camera_fps=round(config.fps),
@@ -283,14 +286,14 @@ class _LiveRunner:
         self.model_name, self.provider = model.name, model.provider
 
     def _processor(self, settings):
-        from app.core.live import LiveProcessor
+        from app.core.live.processor import LiveProcessor
 
         processor = LiveProcessor(self.models_dir)
         processor.configure(settings)
         return processor
 
     def run(self, sequence: Sequence, progress: Progress | None) -> SequenceReport:
-        from app.core.pipelined import PipelinedProcessor
+        from app.core.live.pipelined import PipelinedProcessor
 
         every, cost = self.config.every, None
         if every == AUTO:
@@ -326,7 +329,7 @@ class _LiveRunner:
         them runs the live model (its own processor, thrown away after) on the
         sequence's first frames.
         """
-        from app.core.propagation import AdaptiveCadence
+        from app.core.matting.propagation import AdaptiveCadence
 
         if self.config.model_ms is not None:
             costs = [self.config.model_ms] * self.config.calibration_frames
@@ -334,10 +337,10 @@ class _LiveRunner:
             model = self._processor(self.settings).model
             costs = []
             for i, (frame, _) in enumerate(sequence.frames(self.config.calibration_frames + 1)):
-                started = time.perf_counter()
+                started = self.clock()
                 model.infer(frame)
                 if i > 0:  # as the stream does: the first run includes ONNX Runtime's set-up
-                    costs.append((time.perf_counter() - started) * 1e3)
+                    costs.append((self.clock() - started) * 1e3)
         cadence = AdaptiveCadence()
         for cost in costs:
             cadence.observe(cost, self.config.fps)

@@ -13,7 +13,7 @@ from app.core.models.base import MattingOutput, register_adapter
 from app.core.models.manifest import ModelSpec
 from app.core.models.person_crop import PersonCrop
 from app.core.models.session import input_dtype, session_provider
-from app.core.refine import fit_size
+from app.core.imaging.refine import fit_size
 
 PORTRAIT_LONG_SIDE = 320  # internal long side for close-ups (content-aware mode)
 # close-up or not from the person's *area* (share of the frame's pixels), with a hysteresis band:

@@ -76,10 +76,24 @@ def test_auto_cadence_is_decided_from_the_model_cost(davis, tiny_models_dir, mod
     assert report.to_dict()["sequences"]["walk"]["every"] == expected
 
 
-def test_auto_without_a_given_cost_times_the_model(davis, tiny_models_dir):
-    report = evaluate(EvalConfig(path="live", every=AUTO, sequences=("run",)), davis, str(tiny_models_dir))
+class SteppingClock:
+    """A clock that moves ``step_s`` each time it is read: every timed model run costs exactly ``step_s``."""
+
+    def __init__(self, step_s: float) -> None:
+        self.now, self.step_s = 0.0, step_s
+
+    def __call__(self) -> float:
+        self.now += self.step_s
+        return self.now
+
+
+@pytest.mark.parametrize(("step_ms", "expected"), [(5.0, 1), (40.0, 2)])
+def test_auto_without_a_given_cost_times_the_model(davis, tiny_models_dir, step_ms, expected):
+    """The model is run and timed on the injected clock, so the cadence does not depend on the machine."""
+    config = EvalConfig(path="live", every=AUTO, sequences=("run",))
+    report = evaluate(config, davis, str(tiny_models_dir), clock=SteppingClock(step_ms / 1e3))
     (sequence,) = report.sequences
-    assert sequence.every in (1, 2, 3) and sequence.model_ms > 0
+    assert sequence.every == expected and sequence.model_ms == pytest.approx(step_ms)
 
 
 def test_invalid_configurations_are_refused():

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from app.core.bench import shared_gt_dir
+from app.core.measure.bench import shared_gt_dir
 from app.core.measure.eval import EvalConfig, evaluate
 
 pytestmark = pytest.mark.real_models
