@@ -1,8 +1,8 @@
 """The ``livematte`` command line: a thin layer over ``app.core``, one module per command.
 
 ``common`` holds the shared option groups and the error -> exit-code mapping; each
-command module (``still``, ``parse``, ``models``, ``video``, ``bench``, ``serve``,
-``live``) owns its options (``add_parser``) and its handler (``run``). Heavy modules
+command module (``still``, ``parse``, ``models``, ``video``, ``bench``, ``eval``,
+``serve``, ``live``) owns its options (``add_parser``) and its handler (``run``). Heavy modules
 (numpy, OpenCV, ONNX Runtime, Qt) are imported inside the handlers so ``--help``
 answers instantly. The desktop app and the HTTP service are handed in by the
 launcher (``app.main``), so this package never imports them.
@@ -15,7 +15,7 @@ import logging
 import sys
 from typing import Callable, Sequence
 
-from app.cli import bench, live, models, parse, serve, still, video
+from app.cli import bench, eval, live, models, parse, serve, still, video
 from app.cli.common import FrontEnds, run_command
 
 __all__ = ["FrontEnds", "build_parser", "main"]
@@ -37,6 +37,7 @@ def build_parser(front_ends: FrontEnds | None = None) -> argparse.ArgumentParser
     models.add_parser(commands)
     video.add_parser(commands)
     bench.add_parser(commands)
+    eval.add_parser(commands)
     serve.add_parser(commands, front_ends.service)
     live.add_parser(commands)
     return parser

@@ -12,8 +12,13 @@ def add_parser(commands) -> None:
         "bench", help="measure the live pipeline: per-stage ms, FPS, latency, memory",
         description="Run the real live pipeline without a window on a generated (or given) clip.",
     )
-    bench.add_argument("--clip", default=None, help="video file to use instead of a generated clip")
-    bench.add_argument("--image", default=None, help="photo to pan across as the generated clip")
+    bench.add_argument("--clip", default=None, help="video file to time instead of the default clip")
+    bench.add_argument("--image", default=None, help="photo to pan across as a generated clip")
+    bench.add_argument("--gt", default=None,
+                       help="annotated clips (DAVIS layout) to time and score against; default: the shared "
+                            "development clips next to LIVEMATTE_MODELS (../media/gt), else a generated figure")
+    bench.add_argument("--seq", default=None, help="which annotated sequence (default: the first)")
+    bench.add_argument("--synthetic", action="store_true", help="time the generated figure even if real footage is there")
     bench.add_argument("--size", default="1280x720", help="frame size WxH (default 1280x720)")
     bench.add_argument("--frames", type=int, default=120, help="frames to time (default 120; longer runs cycle the clip)")
     bench.add_argument("--bg", default="#00b140", help="background, as for still (default green)")
@@ -36,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     """``livematte bench``: a thin layer over ``app.core.measure.bench.run_bench``."""
     import json
 
-    from app.core.measure.bench import BenchConfig, load_clip, run_bench
+    from app.core.measure.bench import BenchConfig, Clip, annotated_clip, default_clip, load_clip, run_bench
     from app.core.errors import SettingsError
     from app.core.media.image_io import load_image
     from app.core.models.manifest import default_model
@@ -52,8 +57,14 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise SettingsError(f"bench: {exc} (--size looks like 1280x720)") from exc
     provide_models(args, [config.model], ("yunet", "face_mesh", "hair") if config.overlay else ())
-    image = load_image(args.image) if args.image else None
-    frames = load_clip(args.clip, image, width, height, args.frames)
-    report = run_bench(config, args.models_dir, frames)
+    if args.gt:
+        clip = annotated_clip(args.gt, width, height, args.frames, args.seq)
+    elif args.clip or args.image or args.synthetic:
+        image = load_image(args.image) if args.image else None
+        name = args.clip or (f"{args.image} (panned)" if args.image else "generated")
+        clip = Clip(load_clip(args.clip, image, width, height, args.frames), name=name)
+    else:
+        clip = default_clip(width, height, args.frames)
+    report = run_bench(config, args.models_dir, clip)
     print(json.dumps(report.to_dict(), indent=2) if args.json else "\n".join(report.lines()))
     return 0

@@ -10,7 +10,16 @@ flow removes most of it (measured with ``livematte bench``: see README).
 The foreground colours are not warped as a picture: a warped face would
 show the key frame's mouth and eyes. Only the model's colour *correction*
 (foreground − frame, non-zero where hair and edges mix with the old
-background) follows the flow and is added to the current frame.
+background) follows the flow and is added to the current frame, and only
+where the warped key frame still looks like the new frame: a correction
+computed for content that has since changed (chat text scrolling over a
+shirt) would print a dark imprint of it on the new frame.
+
+Each reused frame becomes the key of the next (the mask is carried frame to
+frame, not jumped from the computed frame): the flow between neighbouring
+frames is found far more reliably for fast limbs (on the annotated
+rollerblade clip, a mask moved two frames ahead: IoU 0.67 chained, 0.56 in
+one jump).
 
 Qt-free; one ``MaskPropagator`` per stream (the DIS object is not thread-safe).
 """
@@ -26,6 +35,10 @@ import numpy as np
 from app.core.imaging.refine import area_resize, fit_size
 
 FLOW_LONG_SIDE = 320  # 160 px measured 10 % more edge error on a moving person; 320 costs ~1 ms more
+DIS_PATCH_STRIDE, DIS_DESCENT_ITERATIONS = 3, 32  # the ultrafast preset has 4 and 16
+# photometric gate of the carried colour correction: grey-level change (0..255, at flow size) between
+# the warped key frame and the new frame above which the correction is dropped there
+GATE_CHANGE = 16
 SLOW, FAST = 0.85, 0.7  # model cost / frame budget at which the auto cadence steps up / back down
 MAX_AUTO_EVERY = 3
 
@@ -55,7 +68,12 @@ class MaskPropagator:
     def __init__(self, flow_long_side: int = FLOW_LONG_SIDE) -> None:
         self.flow_long_side = flow_long_side
         self._flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST)
+        # denser patches, more descent steps: annotated masks carried 1-2 frames keep IoU 0.840 / 0.748
+        # (lucia / rollerblade) instead of 0.833 / 0.730 for ~0.5 ms; finer scales gain 0.03 at 10x the cost
+        self._flow.setPatchStride(DIS_PATCH_STRIDE)
+        self._flow.setGradientDescentIterations(DIS_DESCENT_ITERATIONS)
         self._grid: np.ndarray | None = None  # H×W×2 float32 pixel coordinates, cached per size
+        self._small_grid: np.ndarray | None = None  # the same at flow size
 
     def key(self, frame: np.ndarray, alpha: np.ndarray, foreground: np.ndarray | None) -> KeyFrame:
         packed = cv2.convertScaleAbs(alpha, alpha=255.0)
@@ -70,6 +88,15 @@ class MaskPropagator:
         Raises:
             ValueError: ``frame`` is not the key frame's size.
         """
+        alpha, foreground, _ = self.follow(key, frame)
+        return alpha, foreground
+
+    def follow(self, key: KeyFrame, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, KeyFrame]:
+        """As ``propagate``, plus the key for the next frame: ``frame`` with what was carried onto it.
+
+        Raises:
+            ValueError: ``frame`` is not the key frame's size.
+        """
         height, width = frame.shape[:2]
         if key.packed.shape[:2] != (height, width):
             raise ValueError(f"frame {width}x{height} is not the key frame's size "
@@ -77,13 +104,34 @@ class MaskPropagator:
         gray = self._gray(frame)
         # flow from the current frame back to the key: current(x) ≈ key(x + flow(x)), a backward map
         flow = self._flow.calc(gray, key.gray, None)
+        changed = self._changed(key.gray, gray, flow) if key.has_foreground else None
         warped = cv2.remap(key.packed, self._coordinates(flow, width, height), None, cv2.INTER_LINEAR,
                            borderMode=cv2.BORDER_REPLICATE)
         if not key.has_foreground:
-            return cv2.multiply(warped, 1.0 / 255.0, dtype=cv2.CV_32F), None
+            return cv2.multiply(warped, 1.0 / 255.0, dtype=cv2.CV_32F), None, KeyFrame(gray, warped)
+        if changed is not None:
+            # no correction where the content changed; the next frame carries the gated correction only
+            warped[..., :3][cv2.resize(changed, (width, height), interpolation=cv2.INTER_NEAREST) > 0] = 128
         alpha = cv2.multiply(warped[..., 3], 1.0 / 255.0, dtype=cv2.CV_32F)
         correction = cv2.cvtColor(warped, cv2.COLOR_RGBA2RGB)
-        return alpha, cv2.addWeighted(frame, 1.0, correction, 1.0, -128.0, dtype=cv2.CV_8U)
+        return alpha, cv2.addWeighted(frame, 1.0, correction, 1.0, -128.0, dtype=cv2.CV_8U), KeyFrame(gray, warped)
+
+    def _changed(self, key_gray: np.ndarray, gray: np.ndarray, flow: np.ndarray) -> np.ndarray | None:
+        """At flow size, non-zero where the warped key frame does not look like ``gray``; None if nowhere.
+
+        Dilated by a pixel: at flow size a thin text stroke covers part of a
+        pixel, and the full-size correction around it must go too.
+        """
+        h, w = gray.shape
+        if self._small_grid is None or self._small_grid.shape[:2] != (h, w):
+            xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+            self._small_grid = np.dstack([xs, ys])
+        warped = cv2.remap(key_gray, cv2.add(flow, self._small_grid), None, cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_REPLICATE)
+        changed = cv2.compare(cv2.absdiff(warped, gray), GATE_CHANGE, cv2.CMP_GT)
+        if not cv2.countNonZero(changed):
+            return None
+        return cv2.dilate(changed, np.ones((3, 3), np.uint8))
 
     def _gray(self, frame: np.ndarray) -> np.ndarray:
         size = fit_size(frame.shape[1], frame.shape[0], self.flow_long_side)

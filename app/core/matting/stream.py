@@ -95,7 +95,7 @@ class _StreamState:
     size_key: tuple[int, int, float | None] | None = None  # (width, height, downsample ratio)
     thumb: np.ndarray | None = None  # RGB thumbnail of the last computed frame, uint8
     alpha: np.ndarray | None = None  # previous temporally-filtered alpha, float32
-    key: KeyFrame | None = None  # the last computed frame, for the frames that reuse its mask
+    key: KeyFrame | None = None  # the last computed frame, then each reused one: what the next reused frame follows on from
     key_frame: tuple[np.ndarray, np.ndarray | None] | None = None  # (frame, foreground) the key is made from
     since_key: int = 0  # frames since the last computed one
     frame_index: int = 0  # frames since the last reset
@@ -255,7 +255,9 @@ class StreamPipeline:
             if state.key is None:
                 key_image, key_foreground = state.key_frame
                 state.key = self._propagator.key(key_image, state.alpha, key_foreground)
-            return self._propagator.propagate(state.key, frame)
+            # the next reused frame follows on from this one: neighbouring frames give a surer flow
+            alpha, foreground, state.key = self._propagator.follow(state.key, frame)
+            return alpha, foreground
 
     def _smooth(self, raw: np.ndarray, thumb: np.ndarray, state: _StreamState, settings: StreamSettings) -> np.ndarray:
         """EMA of the mask for single-frame models, off where the image moved."""

@@ -6,7 +6,10 @@ default); the baseline is the plain loop users would write themselves
 (``session.run`` per frame, numpy in and out; RVM at ``downsample_ratio``
 0.25, segmenters with a bilinear upsample) on the same frames, so "ours / baseline" stays comparable across noisy machines.
 The quality guard runs the same frames through the fp32 full-size reference
-and reports how far the measured path's alpha is from it.
+and reports how far the measured path's alpha is from it; on an annotated
+clip (the default when the shared development clips are there) it also
+scores both against the human-annotated masks with ``livematte eval``'s
+metrics, so a faster path is judged against the truth, not our own output.
 """
 
 from __future__ import annotations
@@ -21,9 +24,12 @@ from typing import Iterator
 import cv2
 import numpy as np
 
+from pathlib import Path
+
 from app.core.live.processor import LiveFrame, LiveProcessor
 from app.core.live.settings import LiveSettings
 from app.core.live.pipelined import PipelinedProcessor
+from app.core.measure.metrics import Scores, SequenceScorer
 
 # The stages the issue names, and which internal timings fold into each.
 STAGES = ("read", "convert", "inference", "refine", "composite", "overlay", "encode")
@@ -94,13 +100,19 @@ class MemoryStats:
 
 @dataclass
 class QualityStats:
-    """Alpha of the measured path vs the fp32 full-size reference on the same frames (0..1 scale)."""
+    """Alpha of the measured path vs the fp32 full-size reference on the same frames (0..1 scale).
+
+    ``truth`` / ``reference_truth``: the measured path's and the reference's
+    scores against annotated masks (IoU, boundary F, ...), where the clip has them.
+    """
 
     reference: str
     frames: int
     mean_abs: float
     edge_abs: float  # within a band around the reference's 0.5 contour
     max_frame_mean_abs: float
+    truth: Scores | None = None
+    reference_truth: Scores | None = None
 
 
 @dataclass
@@ -124,6 +136,7 @@ class BenchReport:
     memory: MemoryStats | None = None
     quality: QualityStats | None = None
     baseline_fps: float | None = None
+    clip: str = "generated"  # what the frames were: "generated", a file, or an annotated sequence
     computed_fraction: float = 1.0  # frames the model ran on; the rest reused a motion-compensated mask
     every_n: int = 1  # the cadence of most frames (auto picks it from the model's speed); the quality guard uses it
 
@@ -137,7 +150,7 @@ class BenchReport:
                                for k, v in table.items()}
         return {
             "model": self.model, "provider": self.provider, "width": self.width, "height": self.height,
-            "frames": self.frames, "pipelined": self.pipelined, "fast": self.fast, "threads": self.threads,
+            "frames": self.frames, "clip": self.clip, "pipelined": self.pipelined, "fast": self.fast, "threads": self.threads,
             "fps": round(self.fps, 2),
             "computed_fraction": round(self.computed_fraction, 3), "every_n": self.every_n,
             "latency_ms": round(self.latency_ms, 2), "latency_p95_ms": round(self.latency_p95_ms, 2),
@@ -153,6 +166,8 @@ class BenchReport:
                 "reference": self.quality.reference, "frames": self.quality.frames,
                 "mean_abs_alpha": round(self.quality.mean_abs, 5), "edge_abs_alpha": round(self.quality.edge_abs, 5),
                 "max_frame_mean_abs_alpha": round(self.quality.max_frame_mean_abs, 5),
+                "truth": _truth_dict(self.quality.truth),
+                "reference_truth": _truth_dict(self.quality.reference_truth),
             },
             "baseline_fps": None if self.baseline_fps is None else round(self.baseline_fps, 2),
             "speedup": None if self.speedup is None else round(self.speedup, 2),
@@ -161,7 +176,8 @@ class BenchReport:
     def lines(self) -> list[str]:
         mode = "pipelined" if self.pipelined else "serial"
         path = "fast path" if self.fast else "reference path"
-        out = [f"{self.model} on {self.provider}, {self.width}x{self.height}, {self.frames} frames, {mode}, {path}"]
+        out = [f"{self.model} on {self.provider}, {self.width}x{self.height}, {self.frames} frames of {self.clip}, "
+               f"{mode}, {path}"]
         for name, s in self.stages.items():
             out.append(f"  {name:<12} median {s.median_ms:7.2f} ms   p95 {s.p95_ms:7.2f} ms")
         if self.computed_fraction < 1.0:
@@ -177,6 +193,10 @@ class BenchReport:
             q = self.quality
             out.append(f"  quality      vs {q.reference} on {q.frames} frames: mean |d alpha| {q.mean_abs:.4f}, "
                        f"edge band |d alpha| {q.edge_abs:.4f}, worst frame {q.max_frame_mean_abs:.4f}")
+            for name, t in (("measured", q.truth), ("reference", q.reference_truth)):
+                if t is not None:
+                    out.append(f"  vs truth     {name:<9} IoU {t.iou:.3f}, boundary F {t.boundary_f:.3f}, core MAD "
+                               f"{t.core_mad:.4f}, dtSSD {t.dtssd:.4f}, flicker {t.flicker:.4f}")
         if self.baseline_fps:
             out.append(f"  baseline     {self.baseline_fps:.1f} fps (plain loop)  ->  "
                        f"ours / baseline = {self.speedup:.2f}x")
@@ -199,6 +219,52 @@ def synthetic_clip(width: int, height: int, count: int, image: np.ndarray | None
         x = int(32 + 24 * np.sin(i / 8.0))
         frames.append(np.ascontiguousarray(base[:, x : x + width]))
     return frames
+
+
+@dataclass
+class Clip:
+    """The frames to time, with their annotated masks where known (same size as the frames)."""
+
+    frames: list[np.ndarray]
+    masks: list[np.ndarray] | None = None
+    name: str = "generated"
+
+
+def shared_gt_dir() -> Path | None:
+    """The shared annotated development clips next to the shared weights (LIVEMATTE_MODELS/../media/gt)."""
+    models = os.environ.get("LIVEMATTE_MODELS")
+    if not models:
+        return None
+    folder = Path(models).resolve().parent / "media" / "gt"
+    return folder if folder.is_dir() else None
+
+
+def annotated_clip(root: str | Path, width: int, height: int, count: int, sequence: str | None = None) -> Clip:
+    """Real footage: an annotated sequence (DAVIS layout) scaled to ``width``×``height``, masks with it.
+
+    Raises:
+        InputError: no such dataset or sequence, or an unreadable file.
+    """
+    from app.core.measure.eval import find_sequences
+
+    chosen = find_sequences(root, (sequence,) if sequence else ())[0]
+    frames, masks = [], []
+    for frame, mask in chosen.frames(min(count, CLIP_PERIOD)):
+        if frame.shape[:2] != (height, width):
+            grow = width > frame.shape[1]
+            frame = cv2.resize(frame, (width, height), interpolation=cv2.INTER_LINEAR if grow else cv2.INTER_AREA)
+            mask = cv2.resize(mask, (width, height), interpolation=cv2.INTER_NEAREST)
+        frames.append(frame)
+        masks.append(mask)
+    return Clip(frames, masks, f"{chosen.name} (annotated)")
+
+
+def default_clip(width: int, height: int, count: int) -> Clip:
+    """Real annotated footage when the shared clips are there, else the generated figure."""
+    root = shared_gt_dir()
+    if root is not None:
+        return annotated_clip(root, width, height, count)
+    return Clip(synthetic_clip(width, height, min(count, CLIP_PERIOD)))
 
 
 def iter_video(path: str, count: int, width: int, height: int) -> Iterator[np.ndarray]:
@@ -406,12 +472,14 @@ def alpha_difference(alpha: np.ndarray, reference: np.ndarray) -> tuple[float, f
 
 
 def quality_guard(
-    frames: list[np.ndarray], config: BenchConfig, models_dir: str | None, reference_model: str | None = None
+    frames: list[np.ndarray], config: BenchConfig, models_dir: str | None, reference_model: str | None = None,
+    masks: list[np.ndarray] | None = None,
 ) -> QualityStats:
     """The measured path vs the fp32 full-size reference (``fast=False``) on the same first frames.
 
     Both run serially from a fresh state; the pipelined processor gives the
     same alpha as the serial one (tested), so this is the measured path's quality.
+    With ``masks`` (one per frame), both are also scored against them.
 
     Raises:
         LiveMatteError: a model cannot be loaded.
@@ -422,6 +490,7 @@ def quality_guard(
     reference_config = BenchConfig(**{**config.__dict__, "model": reference_model or config.model, "fast": False})
     reference = _make_processor(reference_config, models_dir, fast=False)
     means, edges = [], []
+    truth, reference_truth = SequenceScorer(), SequenceScorer()
     for i in range(count):
         frame = reader.read(i)
         a = measured.process(frame, i / 30.0).result.alpha
@@ -429,8 +498,14 @@ def quality_guard(
         mean, edge = alpha_difference(a, r)
         means.append(mean)
         edges.append(edge)
+        if masks:
+            truth.add(a, masks[i % len(masks)])
+            reference_truth.add(r, masks[i % len(masks)])
     name = f"{reference_config.model} fp32 full size"
-    return QualityStats(name, count, statistics.fmean(means), statistics.fmean(edges), max(means))
+    stats = QualityStats(name, count, statistics.fmean(means), statistics.fmean(edges), max(means))
+    if masks:
+        stats.truth, stats.reference_truth = truth.scores(), reference_truth.scores()
+    return stats
 
 
 # ------------------------------------------------------------------ baseline
@@ -498,19 +573,27 @@ def run_segmenter_baseline(
 
 
 def run_bench(
-    config: BenchConfig, models_dir: str | None = None, clip: list[np.ndarray] | None = None, baseline_frames: int = 100
+    config: BenchConfig, models_dir: str | None = None, clip: Clip | list[np.ndarray] | None = None,
+    baseline_frames: int = 100,
 ) -> BenchReport:
     """Everything ``livematte bench`` prints: the timed run, then the quality guard and the baseline.
+
+    ``clip``: the frames (with masks, as a ``Clip``); None is the generated figure.
 
     Raises:
         LiveMatteError: a model cannot be loaded or a frame fails.
     """
-    frames = clip if clip is not None else synthetic_clip(config.width, config.height, min(config.frames, CLIP_PERIOD))
+    if clip is None:
+        clip = Clip(synthetic_clip(config.width, config.height, min(config.frames, CLIP_PERIOD)))
+    elif not isinstance(clip, Clip):
+        clip = Clip(list(clip), name="given frames")
+    frames = clip.frames
     report = run_pipeline(frames, config, models_dir)
+    report.clip = clip.name
     if config.quality_frames > 0:
         # the guard runs serially, where auto could pick another cadence: it measures the one the run used
         measured = BenchConfig(**{**config.__dict__, "every_n": report.every_n})
-        report.quality = quality_guard(frames, measured, models_dir)
+        report.quality = quality_guard(frames, measured, models_dir, masks=clip.masks)
     if config.baseline:
         count = min(config.frames, baseline_frames)
         if _adapter_of(config.model) == "segmenter":
@@ -518,6 +601,13 @@ def run_bench(
         else:
             report.baseline_fps = run_baseline(frames, models_dir, BASELINE_RATIO, config.threads, count)
     return report
+
+
+def _truth_dict(scores: Scores | None) -> dict[str, float] | None:
+    if scores is None:
+        return None
+    return {k: round(v, 5) for k, v in scores.to_dict().items() if k in ("iou", "boundary_f", "mad", "core_mad",
+                                                                         "dtssd", "flicker")}
 
 
 def _adapter_of(model: str) -> str:

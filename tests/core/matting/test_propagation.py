@@ -106,3 +106,72 @@ def test_real_rvm_reused_mask_follows_a_moving_person(real_models_dir, portraits
         assert last.extra["computed"] is False  # computed on frames 0 and 2, reused on 1 and 3
         errors[compensate] = float(np.abs(last.alpha - expected).mean())
     assert errors[True] < 0.6 * errors[False]
+
+
+# ---------------------------------------------------------------- the ghost of scrolled-away text
+
+SHIRT = (40, 70, 160)
+SKIN_TEXT = (250, 250, 250)
+
+
+def chat_frame(text_y: int, width: int = 640, height: int = 360) -> np.ndarray:
+    """A person whose shirt (the lower half of the red-free blue body) has a white chat line over it at ``text_y``."""
+    frame = np.full((height, width, 3), (200, 200, 190), np.uint8)
+    cv2.rectangle(frame, (200, 60), (440, height), SHIRT, -1)
+    if text_y is not None:
+        cv2.putText(frame, "gg wp nice stream!!", (215, text_y), cv2.FONT_HERSHEY_SIMPLEX, 0.6, SKIN_TEXT, 1,
+                    cv2.LINE_AA)
+    return frame
+
+
+def smoothed_foreground(frame: np.ndarray) -> np.ndarray:
+    """What RVM's foreground does to fine overlay text on a shirt: it leaves the shirt's colour."""
+    return cv2.medianBlur(frame, 7)
+
+
+def body_alpha(frame: np.ndarray) -> np.ndarray:
+    alpha = np.zeros(frame.shape[:2], np.float32)
+    alpha[60:, 200:441] = 1.0
+    return alpha
+
+
+def test_correction_of_scrolled_away_text_is_not_carried():
+    """The key frame's correction (−text) must not print a dark imprint where the text no longer is."""
+    key_frame, later = chat_frame(250), chat_frame(None)  # the line has scrolled off the shirt
+    propagator = MaskPropagator()
+    key = propagator.key(key_frame, body_alpha(key_frame), smoothed_foreground(key_frame))
+    alpha, out = propagator.propagate(key, later)
+    where_text_was = (cv2.absdiff(key_frame, chat_frame(None)).max(axis=2) > 60)
+    assert where_text_was.sum() > 300
+    assert np.abs(alpha - body_alpha(later)).mean() < 0.01
+    imprint = np.abs(out[where_text_was].astype(int) - later[where_text_was].astype(int)).max(axis=1)
+    assert np.percentile(imprint, 99) <= 8  # the new frame's own shirt, not shirt minus old text
+
+
+def test_scrolling_chat_leaves_no_ghost_in_the_stream():
+    """A clip where a chat line scrolls up off the shirt, model on every 3rd frame: no dark trail of it."""
+    from app.core.models.base import MattingOutput
+    from app.core.matting.stream import StreamPipeline, StreamSettings
+
+    class SmoothingModel:  # RVM's behaviour that matters here: a foreground without the fine text
+        name, provider, temporal = "smoothing", "cpu", True
+
+        def reset(self) -> None:
+            pass
+
+        def infer(self, frame: np.ndarray) -> MattingOutput:
+            return MattingOutput(body_alpha(frame), smoothed_foreground(frame))
+
+    stream = StreamPipeline(SmoothingModel(), StreamSettings(every_n=3, scene_cut=0.0))
+    worst = 0
+    for i, y in enumerate([300, 270, 240, 60 + 5, 30, 10]):  # scrolls up and off the shirt (which starts at 60)
+        frame = chat_frame(y)
+        result = stream.process(frame, i / 30.0)
+        if not result.extra["computed"]:
+            plain = chat_frame(None)
+            off_text = cv2.absdiff(frame, plain).max(axis=2) < 10  # shirt pixels the text does not cover now
+            off_text[:60] = False
+            off_text[:, :200] = off_text[:, 441:] = False
+            error = np.abs(result.foreground[off_text].astype(int) - frame[off_text].astype(int)).max(axis=1)
+            worst = max(worst, int(np.percentile(error, 99.5)))
+    assert worst <= 10

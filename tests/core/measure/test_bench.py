@@ -11,7 +11,7 @@ from app.cli import main
 from app.core.measure.bench import BenchConfig, ClipReader, alpha_difference, edge_band, run_bench, synthetic_clip
 
 TOP_KEYS = {
-    "model", "provider", "width", "height", "frames", "pipelined", "fast", "threads", "fps",
+    "model", "provider", "width", "height", "frames", "clip", "pipelined", "fast", "threads", "fps",
     "latency_ms", "latency_p95_ms", "added_latency_frames", "added_latency_ms", "peak_memory_mb",
     "memory", "stages", "raw_stages", "quality", "baseline_fps", "speedup", "computed_fraction", "every_n",
 }
@@ -30,7 +30,9 @@ def test_bench_runs_end_to_end_on_tiny_models(tiny_models_dir, pipelined):
     assert data["frames"] == 12 and data["fps"] > 0 and data["baseline_fps"] > 0 and data["speedup"] > 0
     assert data["added_latency_frames"] == (1 if pipelined else 0)
     assert set(data["memory"]) == {"peak_mb", "first_mb", "last_mb", "window"} and data["memory"]["window"] == 4
-    assert set(data["quality"]) == {"reference", "frames", "mean_abs_alpha", "edge_abs_alpha", "max_frame_mean_abs_alpha"}
+    assert set(data["quality"]) == {"reference", "frames", "mean_abs_alpha", "edge_abs_alpha", "max_frame_mean_abs_alpha",
+                                    "truth", "reference_truth"}
+    assert data["quality"]["truth"] is None and data["clip"] == "generated"  # a drawn figure has no annotations
     assert data["quality"]["frames"] == 3
     assert report.lines()[0].startswith("rvm on ")
 
@@ -75,3 +77,30 @@ def test_quality_figures_of_identical_and_shifted_mattes():
     assert edge_band(reference)[20, 20] and not edge_band(reference)[20, 30]
     with pytest.raises(ValueError):
         alpha_difference(reference[:10], reference)
+
+
+def test_bench_on_an_annotated_clip_scores_against_the_masks(tiny_models_dir, tmp_path):
+    from app.core.measure.bench import annotated_clip
+    from tests.davis import write_davis
+
+    clip = annotated_clip(write_davis(tmp_path / "gt", {"walk": 6}), 128, 72, 20)
+    assert len(clip.frames) == len(clip.masks) == 6 and clip.frames[0].shape == (72, 128, 3)
+    assert clip.masks[0].shape == (72, 128)
+    config = BenchConfig(model="rvm", width=128, height=72, frames=8, every_n=2, quality_frames=6, warmup=1,
+                         memory_window=2)
+    report = run_bench(config, str(tiny_models_dir), clip)
+    truth = report.to_dict()["quality"]["truth"]
+    assert report.clip == "walk (annotated)" and truth["iou"] > 0.9 and truth["boundary_f"] > 0.8
+    assert report.quality.reference_truth.iou > 0.9
+    assert any(line.strip().startswith("vs truth     measured  IoU") for line in report.lines())
+
+
+def test_default_clip_is_the_shared_annotated_footage_when_there(tmp_path, monkeypatch):
+    from app.core.measure.bench import default_clip
+    from tests.davis import write_davis
+
+    monkeypatch.setenv("LIVEMATTE_MODELS", str(tmp_path / "shared" / "models"))
+    assert default_clip(64, 48, 4).name == "generated"  # nothing there: the drawn figure
+    write_davis(tmp_path / "shared" / "media" / "gt" / "davis", {"walk": 3})
+    clip = default_clip(64, 48, 4)
+    assert clip.name == "walk (annotated)" and len(clip.frames) == 3 and clip.masks is not None
