@@ -7,6 +7,7 @@ commands so ``--help`` answers instantly.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 from pathlib import Path
@@ -15,14 +16,33 @@ from typing import Callable, Sequence
 log = logging.getLogger("livematte")
 
 
+def _ranged(kind: type, low: float | None = None, high: float | None = None, *, open_low: bool = False):
+    """An argparse ``type`` that also checks the range: an out-of-range value is exit 2 before any work."""
+
+    def convert(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a {'whole ' if kind is int else ''}number: {text!r}") from None
+        if value != value or (low is not None and (value <= low if open_low else value < low)) or (
+                high is not None and value > high):
+            lo = "" if low is None else f"{'>' if open_low else '>='} {low:g}"
+            hi = "" if high is None else f"<= {high:g}"
+            raise argparse.ArgumentTypeError(f"{text} is out of range (must be {' and '.join(b for b in (lo, hi) if b)})")
+        return value
+
+    convert.__name__ = kind.__name__  # argparse names the type in its messages
+    return convert
+
+
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model")
     group.add_argument("--model", "-m", default=None, help="matting model (see `livematte models`); default rvm")
     group.add_argument("--models-dir", default=None, help="folder with model weights (searched first)")
     group.add_argument("--provider", default="auto", help="auto, cpu, cuda, directml or coreml (default auto)")
-    group.add_argument("--threads", type=int, default=0, help="CPU threads for inference (0 = automatic)")
+    group.add_argument("--threads", type=_ranged(int, 0, 1024), default=0, help="CPU threads for inference (0 = automatic)")
     group.add_argument(
-        "--ratio", type=float, default=None,
+        "--ratio", type=_ranged(float, 0.0, 1.0, open_low=True), default=None,
         help="RVM downsample_ratio in (0, 1]; default: chosen from the frame size",
     )
 
@@ -37,9 +57,13 @@ def _add_batch_options(parser: argparse.ArgumentParser) -> None:
 
 def _add_limit_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("input limits")
-    group.add_argument("--min-side", type=int, default=32, help="smallest accepted side in px (default 32)")
-    group.add_argument("--max-side", type=int, default=8192, help="largest accepted side in px (default 8192)")
-    group.add_argument("--max-file-mb", type=float, default=50.0, help="largest accepted file in MB (default 50)")
+    group.add_argument("--min-side", type=_ranged(int, 1), default=32, help="smallest accepted side in px (default 32)")
+    group.add_argument("--max-side", type=_ranged(int, 1), default=8192, help="largest accepted side in px (default 8192)")
+    group.add_argument("--max-file-mb", type=_ranged(float, 0.0, open_low=True), default=50.0,
+                       help="largest accepted file in MB (default 50)")
+    group.add_argument("--max-pixels", type=_ranged(float, 0.0, open_low=True), default=50.0, metavar="MP",
+                       help="largest accepted image in megapixels, width x height, checked before decoding; "
+                            "bounds memory (default 50)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,8 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="composite background: colour (#00ff00, green), image path, blur:N or transparent (default)",
     )
     still.add_argument("--hard", action="store_true", help="binary cut at --threshold instead of soft alpha")
-    still.add_argument("--threshold", type=float, default=0.5, help="threshold for --hard (default 0.5)")
-    still.add_argument("--passes", type=int, default=None, help="recurrent passes per still (RVM; default 3)")
+    still.add_argument("--threshold", type=_ranged(float, 0.0, 1.0), default=0.5, help="threshold for --hard (default 0.5)")
+    still.add_argument("--passes", type=_ranged(int, 1, 100), default=None, help="recurrent passes per still (RVM; default 3)")
     _add_model_options(still)
     _add_limit_options(still)
     still.set_defaults(run=cmd_still)
@@ -89,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="parts for the cut-out: head, face, hair, body, background or classes such as "
         "left_eye, lips, eyes (comma list; default head). body/background also run the matting model",
     )
-    parse.add_argument("--overlay-opacity", type=float, default=0.5, help="colour overlay opacity 0..1 (default 0.5)")
+    parse.add_argument("--overlay-opacity", type=_ranged(float, 0.0, 1.0), default=0.5, help="colour overlay opacity 0..1 (default 0.5)")
     parse.add_argument("--no-hair", action="store_true", help="skip the hair model (faster; no hair class)")
     _add_model_options(parse)
     _add_limit_options(parse)
@@ -133,15 +157,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--bg", default=None,
         help="composite background: colour, image, blur:N, or a video file (looped, cover-fit); default blur:25",
     )
-    video.add_argument("--smoothing", type=float, default=0.5, help="temporal smoothing for single-frame models, 0-0.99")
-    video.add_argument("--threshold", type=float, default=None, help="hard cut at this alpha (default: soft)")
-    video.add_argument("--feather", type=int, default=0, help="soft edge in px, outward only (default 0)")
-    video.add_argument("--expand", type=int, default=0, help="grow (>0) or shrink (<0) the matte in px")
-    video.add_argument("--min-blob", type=float, default=0.0, help="remove islands smaller than this fraction of the frame")
-    video.add_argument("--every", type=int, default=1,
+    video.add_argument("--smoothing", type=_ranged(float, 0.0, 0.99), default=0.5, help="temporal smoothing for single-frame models, 0-0.99")
+    video.add_argument("--threshold", type=_ranged(float, 0.0, 1.0), default=None, help="hard cut at this alpha (default: soft)")
+    video.add_argument("--feather", type=_ranged(int, 0, 1000), default=0, help="soft edge in px, outward only (default 0)")
+    video.add_argument("--expand", type=_ranged(int, -1000, 1000), default=0, help="grow (>0) or shrink (<0) the matte in px")
+    video.add_argument("--min-blob", type=_ranged(float, 0.0, 1.0), default=0.0, help="remove islands smaller than this fraction of the frame")
+    video.add_argument("--every", type=_ranged(int, 1, 1000), default=1,
                        help="compute the mask every N frames, motion-compensated in between (default 1)")
     video.add_argument("--no-audio", action="store_true", help="drop the audio track")
-    video.add_argument("--crf", type=int, default=None, help="quality for H.264/VP9 (lower is better)")
+    video.add_argument("--crf", type=_ranged(int, 0, 63), default=None,
+                       help="quality for H.264 (0-51) or VP9 (0-63); lower is better")
     video.add_argument("--overwrite", action="store_true", help="replace an existing output")
     video.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_model_options(video)
@@ -251,7 +276,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # a bad option (exit 2, before any work) or --help/--version (0)
+        return exc.code if isinstance(exc.code, int) else 2
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(message)s")
     run: Callable[[argparse.Namespace], int] | None = getattr(args, "run", None)
     if run is None:
@@ -259,15 +287,46 @@ def main(argv: Sequence[str] | None = None) -> int:
     from app.core.errors import LiveMatteError
 
     try:
-        return run(args)
+        with _termination_interrupts():
+            return run(args)
     except LiveMatteError as exc:
         if args.verbose:
             log.exception("error")
         print(f"livematte: error [{exc.code}]: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("livematte: interrupted", file=sys.stderr)
+        print("livematte: interrupted; nothing half-written was left", file=sys.stderr)
         return 130
+
+
+TERMINATION_SIGNALS = ("SIGTERM", "SIGHUP")  # kill, a closed terminal: handled like Ctrl-C
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP: unwinds like Ctrl-C, so every temporary is removed on the way out."""
+
+
+@contextlib.contextmanager
+def _termination_interrupts():
+    """While a command runs, SIGTERM and SIGHUP raise like Ctrl-C (the default would end the
+    process on the spot, leaving hidden .part files); commands may install their own handlers."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame) -> None:
+        raise _Terminated(signal.Signals(signum).name)
+
+    signals = [getattr(signal, name) for name in TERMINATION_SIGNALS if hasattr(signal, name)]
+    previous = {sig: signal.signal(sig, interrupt) for sig in signals}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _open_gui(parser: argparse.ArgumentParser) -> int:
@@ -294,7 +353,11 @@ def _open_gui(parser: argparse.ArgumentParser) -> int:
 def _limits(args: argparse.Namespace):
     from app.core.image_io import InputLimits
 
-    return InputLimits(args.min_side, args.max_side, int(args.max_file_mb * 1024 * 1024))
+    from app.core.errors import SettingsError
+
+    if args.min_side > args.max_side:
+        raise SettingsError(f"--min-side {args.min_side} is larger than --max-side {args.max_side}")
+    return InputLimits(args.min_side, args.max_side, int(args.max_file_mb * 1024 * 1024), int(args.max_pixels * 1e6))
 
 
 def _load_matting_model(args: argparse.Namespace):
@@ -602,8 +665,6 @@ def cmd_video(args: argparse.Namespace) -> int:
     from app.core.stream import StreamPipeline, StreamSettings
     from app.core.video_export import ExportOptions, export_video, format_for
 
-    if args.every < 1:  # auto keeps a live view up with a camera; an export has no clock to keep up with
-        raise SettingsError(f"--every must be at least 1 for an export, got {args.every}")
     try:
         settings = StreamSettings(
             smoothing=args.smoothing, threshold=args.threshold, feather=args.feather, expand=args.expand,
@@ -614,6 +675,7 @@ def cmd_video(args: argparse.Namespace) -> int:
     fmt = format_for(args.output, args.format)
     if args.bg and fmt.content != "composite":
         print(f"livematte: note: --bg is not used for the {fmt.name} format", file=sys.stderr)
+    _check_crf(args.crf, fmt)
     options = ExportOptions(fmt.name, args.bg, args.overwrite, not args.no_audio, args.crf)
     model = _load_matting_model(args)
     stop = threading.Event()
@@ -624,11 +686,14 @@ def cmd_video(args: argparse.Namespace) -> int:
             bar.total = update.total
         bar.update(update.frames - bar.n)  # tqdm's own rate and ETA come from these updates
 
-    def on_sigint(signum, frame) -> None:
+    def on_stop_signal(signum, frame) -> None:
         stop.set()  # finish the current frame, then clean up: no partial file under the final name
         bar.write("stopping...", file=sys.stderr)
 
-    previous = signal.signal(signal.SIGINT, on_sigint) if threading.current_thread() is threading.main_thread() else None
+    handled = [signal.SIGINT] + [getattr(signal, n) for n in TERMINATION_SIGNALS if hasattr(signal, n)]
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {sig: signal.signal(sig, on_stop_signal) for sig in handled}
     try:
         report = export_video(args.input, args.output, StreamPipeline(model, settings), options, stop=stop, progress=progress)
     except ExportCancelledError:
@@ -637,14 +702,33 @@ def cmd_video(args: argparse.Namespace) -> int:
         return 130
     finally:
         bar.close()
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    for warning in report.warnings:
+        print(f"livematte: warning: {warning}", file=sys.stderr)
     print(
         f"{report.frames} frames in {report.seconds:.1f} s ({report.fps:.1f} fps), audio {report.audio} "
         f"-> {report.path} ({report.format}, model {model.name}, {model.provider})",
         file=sys.stderr,
     )
     return 0
+
+
+def _check_crf(crf: int | None, fmt) -> None:
+    """--crf within the chosen encoder's own range (the parser allows 0-63, VP9's).
+
+    Raises:
+        SettingsError: out of range for this format.
+    """
+    from app.core.errors import SettingsError
+
+    if crf is None:
+        return
+    top = {"libx264": 51, "libvpx-vp9": 63}.get(fmt.codec or "")
+    if top is None:
+        raise SettingsError(f"--crf does not apply to the {fmt.name} format")
+    if crf > top:
+        raise SettingsError(f"--crf for {fmt.name} ({fmt.codec}) must be 0-{top}, got {crf}")
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

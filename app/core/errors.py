@@ -83,6 +83,13 @@ class OutputExistsError(ExportError):
     exit_code = 12
 
 
+class DiskFullError(ExportError):
+    """No space left on the output's disk; nothing half-written is left behind."""
+
+    code = "disk_full"
+    exit_code = 11
+
+
 class DeviceError(LiveMatteError):
     code = "device_error"
     exit_code = 13
@@ -162,3 +169,10 @@ class PresetError(SettingsError):
 
     code = "bad_preset"
     exit_code = 24
+
+
+class InferenceError(ModelError):
+    """A model failed on one input (e.g. ONNX Runtime rejected its shape); other inputs go on."""
+
+    code = "inference_failed"
+    exit_code = 25

@@ -330,8 +330,47 @@ class LoopingVideoSource:
 
 
 def av_frame_to_rgb(av_frame: Any) -> np.ndarray:
-    """PyAV video frame -> H×W×3 uint8 RGB, C-contiguous."""
-    return np.ascontiguousarray(av_frame.to_ndarray(format="rgb24"))
+    """PyAV video frame -> H×W×3 uint8 RGB, C-contiguous, upright.
+
+    Phone clips store the sensor's picture plus a display matrix ("rotate 90");
+    players turn it, so the model and every output must see it turned too.
+    """
+    image = av_frame.to_ndarray(format="rgb24")
+    turns = frame_quarter_turns(av_frame)
+    if turns:
+        image = np.rot90(image, turns)  # counter-clockwise, as the display matrix says
+    return np.ascontiguousarray(image)
+
+
+def frame_quarter_turns(av_frame: Any) -> int:
+    """Counter-clockwise quarter turns (0-3) the frame's display matrix asks for."""
+    try:
+        degrees = int(getattr(av_frame, "rotation", 0) or 0)
+    except (TypeError, ValueError):  # a malformed matrix: show the frame as stored
+        return 0
+    return round(degrees / 90) % 4
+
+
+def video_quarter_turns(path: str | Path) -> int:
+    """The display rotation of a clip's first video frame (0 when none or unreadable).
+
+    PyAV exposes the display matrix on decoded frames only, and an encoder
+    needs the upright size before the first frame: so peek at it separately.
+    """
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            for frame in container.decode(video=0):
+                return frame_quarter_turns(frame)
+    except (OSError, av.FFmpegError):  # the real decode reports what is wrong
+        return 0
+    return 0
+
+
+def upright_size(width: int, height: int, turns: int) -> tuple[int, int]:
+    """The frame size after ``turns`` quarter turns."""
+    return (height, width) if turns % 2 else (width, height)
 
 
 # ---------------------------------------------------------------- images

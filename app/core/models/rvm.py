@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 import cv2
@@ -20,12 +21,30 @@ STATE_INPUTS = ("r1i", "r2i", "r3i", "r4i")
 STATE_OUTPUTS = ("r1o", "r2o", "r3o", "r4o")
 
 
+# The model's internal (downsampled) frame must be at least 3 px on its short side: its fast
+# guided filter runs a 3x3 box filter there, and ONNX Runtime rejects a 2-px input
+# ("Invalid input shape: {2,480}", measured on the shared weights). 8 px leaves room for the
+# model's own rounding and keeps a matte that is more than a smear.
+MIN_INTERNAL_SIDE = 8
+
+
 def auto_downsample_ratio(width: int, height: int, target_long_side: int = 480) -> float:
     """Ratio that brings the long side to about ``target_long_side`` px (never above 1).
 
     1280x720 -> 0.375 and 1920x1080 -> 0.25, as RVM's authors recommend.
     """
     return round(min(1.0, target_long_side / max(width, height)), 4)
+
+
+def valid_ratio(ratio: float, width: int, height: int) -> float:
+    """``ratio``, raised where needed so the internal short side is at least MIN_INTERNAL_SIDE px.
+
+    Extreme strips (8192x40) and tiny ratios (0.005) would otherwise give the
+    model a frame its box filter cannot take. A frame whose own short side is
+    below the minimum runs at ratio 1 (and is padded by ``infer``).
+    """
+    floor = min(1.0, math.ceil(MIN_INTERNAL_SIDE / max(1, min(width, height)) * 1e4) / 1e4)
+    return max(ratio, floor)
 
 
 @register_adapter("rvm")
@@ -94,10 +113,11 @@ class RobustVideoMatting:
             self._binding.reset(zeros)
 
     def ratio_for(self, width: int, height: int) -> float:
+        """The ratio used for a width×height frame: the setting or the automatic one, made valid."""
         if self._ratio is not None:
-            return self._ratio
+            return valid_ratio(self._ratio, width, height)
         target = PORTRAIT_LONG_SIDE if self.content_aware and self._portrait else self.target_long_side
-        return auto_downsample_ratio(width, height, target)
+        return valid_ratio(auto_downsample_ratio(width, height, target), width, height)
 
     def _update_content(self, alpha: np.ndarray) -> None:
         """Close-up or not, from the rows the person covers in ``alpha`` (at the model's size: cheap)."""
@@ -115,7 +135,8 @@ class RobustVideoMatting:
             self.reset()
             self._key = (width, height, ratio)
         t0 = time.perf_counter()
-        work, work_ratio = self._work_frame(frame, ratio)
+        padded = _pad_to_min(frame)
+        work, work_ratio = self._work_frame(padded, ratio)
         src = cv2.dnn.blobFromImage(work, scalefactor=1.0 / 255.0)  # NCHW float32, RGB kept
         if self.dtype is np.float16:
             src = src.astype(np.float16)
@@ -132,11 +153,15 @@ class RobustVideoMatting:
         foreground = _chw_to_rgb8(fgr[0])
         if self.content_aware:
             self._update_content(alpha)
-        if work is not frame:
+        if work is not padded:
             # bilinear, not guided: RVM's own refiner already fitted the edges at the work size
             # (a guided filter fitted again smooths them: 2.5x the edge error on the portraits)
-            alpha = cv2.resize(alpha, (width, height), interpolation=cv2.INTER_LINEAR)
-            foreground = cv2.resize(foreground, (width, height), interpolation=cv2.INTER_LINEAR)
+            size = (padded.shape[1], padded.shape[0])
+            alpha = cv2.resize(alpha, size, interpolation=cv2.INTER_LINEAR)
+            foreground = cv2.resize(foreground, size, interpolation=cv2.INTER_LINEAR)
+        if padded is not frame:  # cut the edge padding off again
+            alpha = np.ascontiguousarray(alpha[:height, :width])
+            foreground = np.ascontiguousarray(foreground[:height, :width])
         t3 = time.perf_counter()
         return MattingOutput(
             alpha,
@@ -190,6 +215,15 @@ class _StateBinding:
         self.session.run_with_iobinding(binding)
         fgr, pha, *self.state = binding.get_outputs()
         return fgr.numpy(), pha.numpy()
+
+
+def _pad_to_min(frame: np.ndarray) -> np.ndarray:
+    """A frame thinner than MIN_INTERNAL_SIDE, edge-extended to it (``infer`` crops the result back)."""
+    height, width = frame.shape[:2]
+    if min(height, width) >= MIN_INTERNAL_SIDE:
+        return frame
+    bottom, right = max(0, MIN_INTERNAL_SIDE - height), max(0, MIN_INTERNAL_SIDE - width)
+    return cv2.copyMakeBorder(frame, 0, bottom, 0, right, cv2.BORDER_REPLICATE)
 
 
 def _chw_to_rgb8(chw: np.ndarray) -> np.ndarray:

@@ -110,3 +110,34 @@ def test_content_aware_ratio_follows_the_person_with_hysteresis(tiny_models_dir)
     model.downsample_ratio = 0.375
     model._update_content(tall)
     assert model.ratio_for(1280, 720) == 0.375  # a ratio the user chose always wins
+
+
+@pytest.mark.parametrize("size,ratio", [((8192, 40), None), ((1600, 8), None), ((640, 480), 0.005), ((40, 8192), 0.01)])
+def test_internal_size_stays_valid_for_extreme_shapes(size, ratio):
+    """The model's downsampled frame keeps a short side its 3x3 box filter accepts (issue: 8192x40 crashed)."""
+    from app.core.models.rvm import MIN_INTERNAL_SIDE, valid_ratio
+
+    width, height = size
+    chosen = valid_ratio(ratio if ratio is not None else auto_downsample_ratio(width, height), width, height)
+    assert min(width, height) * chosen >= MIN_INTERNAL_SIDE
+    assert 0 < chosen <= 1.0
+    assert valid_ratio(0.25, 1920, 1080) == 0.25  # ordinary frames keep the recommended ratio
+
+
+def test_frames_thinner_than_the_minimum_are_padded_and_cropped(tiny_models_dir):
+    model = load_model("rvm", tiny_models_dir, downsample_ratio=0.5)
+    frame = person_image(400, 40)[18:21]  # a 400x3 strip
+    out = model.infer(np.ascontiguousarray(frame))
+    assert out.alpha.shape == (3, 400) and out.foreground.shape == (3, 400, 3)
+    assert model.ratio_for(400, 3) == 1.0
+
+
+@pytest.mark.real_models
+@pytest.mark.parametrize("size,ratio", [((8192, 40), None), ((1600, 8), None), ((640, 480), 0.005), ((1600, 4), None)])
+def test_real_rvm_takes_extreme_shapes(real_models_dir, size, ratio):
+    """The shared RVM weights raised ONNX Runtime's InvalidArgument on these before the clamp."""
+    width, height = size
+    model = load_model("rvm", real_models_dir, downsample_ratio=ratio)
+    frame = np.ascontiguousarray(np.broadcast_to(np.linspace(0, 255, width, dtype=np.uint8)[None, :, None], (height, width, 3)))
+    out = model.infer(frame)
+    assert out.alpha.shape == (height, width) and np.isfinite(out.alpha).all()
