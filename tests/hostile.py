@@ -29,15 +29,17 @@ def header_bomb_png(path: Path, width: int = 8000, height: int = 8000) -> Path:
     return path
 
 
-def damaged_packet_clip(path: Path, source: Path, bad_index: int = 3) -> Path:
-    """``source`` remuxed with packet ``bad_index`` of the video replaced by garbage the decoder rejects."""
+def damaged_packet_clip(path: Path, source: Path, bad: set[int] | None = None) -> Path:
+    """``source`` remuxed with the video packets numbered in ``bad`` (default: the 4th; empty set:
+    every one) replaced by garbage the decoder rejects."""
+    bad = {3} if bad is None else bad
     with av.open(str(source)) as src, av.open(str(path), "w") as out:
         stream = src.streams.video[0]
         target = out.add_stream_from_template(stream)
         for i, packet in enumerate(src.demux(stream)):
             if packet.dts is None:
                 continue
-            if i == bad_index:
+            if i in bad or not bad:
                 junk = av.Packet(bytes([0, 0, 0, 1, 0x65]) + bytes(range(256)) * 4)  # an IDR slice header, then noise
                 junk.pts, junk.dts, junk.time_base = packet.pts, packet.dts, packet.time_base
                 packet = junk
@@ -47,8 +49,18 @@ def damaged_packet_clip(path: Path, source: Path, bad_index: int = 3) -> Path:
 
 
 def truncated_clip(path: Path, source: Path, keep: float = 0.5) -> Path:
-    """The first ``keep`` of a fast-start (index first) clip's bytes: the index announces every frame."""
-    data = source.read_bytes()
+    """The first ``keep`` of ``source`` made fast-start (index first): the index announces every frame,
+    the data of the later ones is missing, as in an interrupted download."""
+    faststart = path.with_name(f"faststart-{path.name}")
+    with av.open(str(source)) as src, av.open(str(faststart), "w", options={"movflags": "+faststart"}) as out:
+        stream = src.streams.video[0]
+        target = out.add_stream_from_template(stream)
+        for packet in src.demux(stream):
+            if packet.dts is None:
+                continue
+            packet.stream = target
+            out.mux(packet)
+    data = faststart.read_bytes()
     path.write_bytes(data[: int(len(data) * keep)])
     return path
 

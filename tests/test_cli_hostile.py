@@ -255,3 +255,123 @@ def test_sigterm_to_a_real_process_mid_batch_leaves_no_partial_files(tiny_models
     assert done.returncode == 130, done.stderr
     assert "Traceback" not in done.stderr
     assert not out.exists() or [p.name for p in out.iterdir()] == []
+
+
+# ---------------------------------------------------------------- damaged, truncated and rotated clips
+
+
+def test_one_damaged_packet_is_skipped_with_a_warning(tiny_models_dir, tmp_path, capsys):
+    from tests.hostile import damaged_packet_clip
+
+    source = make_clip(tmp_path / "src.mp4", 12, audio=False)
+    bad = damaged_packet_clip(tmp_path / "bad.mp4", source)
+    out = tmp_path / "out.mp4"
+    assert _video(tiny_models_dir, str(bad), "-o", str(out)) == 0
+    err = capsys.readouterr().err
+    assert "1 damaged packet(s) skipped" in err and "read 11 of the 12 frames" in err
+    with __import__("av").open(str(out)) as result:
+        assert sum(1 for _ in result.decode(video=0)) == 11
+
+
+def test_a_clip_where_no_frame_decodes_is_unreadable_video(tiny_models_dir, tmp_path, capsys):
+    from tests.hostile import damaged_packet_clip
+
+    source = make_clip(tmp_path / "src.mp4", 6, audio=False)
+    junk = damaged_packet_clip(tmp_path / "junk.mp4", source, bad=set())
+    assert _video(tiny_models_dir, str(junk), "-o", str(tmp_path / "o" / "out.mp4")) == 15
+    err = capsys.readouterr().err
+    assert "no frame could be decoded" in err and "Traceback" not in err
+    assert not (tmp_path / "o").exists() or list((tmp_path / "o").iterdir()) == []
+
+
+def test_a_truncated_fast_start_clip_says_how_many_frames_were_read(tiny_models_dir, tmp_path, capsys):
+    from tests.hostile import truncated_clip
+
+    source = make_clip(tmp_path / "src.mp4", 32, audio=False)
+    cut = truncated_clip(tmp_path / "cut.mp4", source)
+    assert _video(tiny_models_dir, str(cut), "-o", str(tmp_path / "out.mp4")) == 0
+    err = capsys.readouterr().err
+    assert "of the 32 frames the file announces" in err
+
+
+def test_rotation_metadata_is_honoured(tiny_models_dir, tmp_path):
+    """A phone clip stored 96x64 with 'rotate 90' comes out 64x96 and upright (model and output)."""
+    import av
+
+    from tests.hostile import rotated_clip
+
+    clip = rotated_clip(tmp_path / "phone.mp4", 90)
+    assert _video(tiny_models_dir, str(clip), "-o", str(tmp_path / "seq")) == 0
+    frame = cv2.imread(str(tmp_path / "seq" / "frame_000001.png"), cv2.IMREAD_UNCHANGED)
+    assert frame.shape[:2] == (96, 64)  # height, width: upright
+    # the stored frame's white left quarter is, turned 90° counter-clockwise, the bottom quarter
+    assert frame[-10:, :, :3].mean() > 200 and frame[:60, :, :3].mean() < 80
+    assert _video(tiny_models_dir, str(clip), "-o", str(tmp_path / "out.mp4")) == 0
+    with av.open(str(tmp_path / "out.mp4")) as result:
+        decoded = next(result.decode(video=0))
+        assert (decoded.width, decoded.height) == (64, 96) and decoded.rotation == 0
+
+
+# ---------------------------------------------------------------- options and messages
+
+
+@pytest.mark.parametrize("args", [
+    ["--crf", "99"], ["--crf", "-1"], ["--smoothing", "2"], ["--every", "0"], ["--threshold", "1.5"],
+    ["--feather", "-3"], ["--ratio", "0"], ["--ratio", "1.5"], ["--threads", "-1"], ["--min-blob", "nan"],
+])
+def test_out_of_range_video_options_are_exit_2_before_any_work(clip, tmp_path, args, capsys):
+    # no --models-dir: had any work started, the missing model would be exit 8
+    assert main(["video", str(clip), "-o", str(tmp_path / "out.mp4"), *args]) == 2
+    assert list(tmp_path.iterdir()) in ([], [tmp_path / "cache"])
+
+
+def test_crf_beyond_the_formats_range_is_exit_2(clip, tmp_path, capsys):
+    assert main(["video", str(clip), "-o", str(tmp_path / "out.mp4"), "--crf", "55"]) == 2
+    assert "0-51" in capsys.readouterr().err
+    assert main(["video", str(clip), "-o", str(tmp_path / "out.mov"), "--crf", "20"]) == 2
+
+
+@pytest.mark.parametrize("args", [["--max-pixels", "0"], ["--min-side", "0"], ["--max-file-mb", "-5"],
+                                  ["--passes", "0"], ["--threshold", "-0.1"]])
+def test_out_of_range_still_options_are_exit_2(tmp_path, args):
+    assert main(["still", str(_photo(tmp_path / "in" / "a.png")), "-o", str(tmp_path / "out"), *args]) == 2
+    assert not (tmp_path / "out").exists()
+
+
+def test_size_message_speaks_the_options_unit(tiny_models_dir, tmp_path, capsys):
+    big = tmp_path / "big.png"
+    big.write_bytes(b"\x89PNG" + bytes(2 * 1024 * 1024))
+    assert _still(tiny_models_dir, str(big), "-o", str(tmp_path / "out"), "--max-file-mb", "1") == 7
+    assert "the limit is 1 MB" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- memory and model failures
+
+
+def test_a_lying_header_is_refused_before_decoding(tiny_models_dir, tmp_path, capsys):
+    from tests.hostile import header_bomb_png
+
+    bomb = header_bomb_png(tmp_path / "bomb.png", 8000, 8000)
+    assert bomb.stat().st_size < 120
+    assert _still(tiny_models_dir, str(bomb), "-o", str(tmp_path / "out")) == 6  # not 3: it was never decoded
+    assert "64.0 MP; the limit is 50 MP" in capsys.readouterr().err
+
+
+def test_a_model_failure_on_one_file_does_not_stop_the_batch(tiny_models_dir, tmp_path, monkeypatch, capsys):
+    from app.core.still import StillPipeline
+
+    real = StillPipeline.process
+
+    def fail_on_strips(self, frame):
+        if frame.shape[0] < 50:
+            raise RuntimeError("[ONNXRuntimeError] : 2 : INVALID_ARGUMENT : Invalid input shape: {2,480}\nmore")
+        return real(self, frame)
+
+    monkeypatch.setattr(StillPipeline, "process", fail_on_strips)
+    strip = _photo(tmp_path / "in" / "a_strip.png", 800, 40)
+    fine = _photo(tmp_path / "in" / "b_fine.png")
+    assert _still(tiny_models_dir, str(strip), str(fine), "-o", str(tmp_path / "out"), "--outputs", "alpha") == 25
+    err = capsys.readouterr().err
+    assert "done 1, failed 1" in err
+    assert "processing failed (RuntimeError: [ONNXRuntimeError]" in err and "Traceback" not in err
+    assert (tmp_path / "out" / "b_fine.alpha.png").exists()

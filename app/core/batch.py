@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import logging
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +21,7 @@ from app.core.still import StillPipeline
 from app.core.timing import StageTimer
 from app.core.writers import encode_png, json_bytes, write_set
 
+log = logging.getLogger(__name__)
 _ENCODER = ThreadPoolExecutor(max_workers=3, thread_name_prefix="png-encode")
 
 OUTPUT_KINDS = ("alpha", "rgba", "composite", "json")
@@ -241,6 +243,7 @@ class FileJobs:
         except LiveMatteError as exc:
             return FileReport(path, "failed", str(exc), exc)
         except Exception as exc:  # noqa: BLE001 - a model's own error (e.g. ONNX Runtime) must not end the batch
+            log.debug("processing %s failed", path, exc_info=True)  # the traceback, with --verbose
             error = InferenceError(f"processing failed ({type(exc).__name__}: {_first_line(exc)})", path=str(path))
             return FileReport(path, "failed", str(error), error)
 

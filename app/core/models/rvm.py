@@ -26,6 +26,11 @@ STATE_OUTPUTS = ("r1o", "r2o", "r3o", "r4o")
 # ("Invalid input shape: {2,480}", measured on the shared weights). 8 px leaves room for the
 # model's own rounding and keeps a matte that is more than a smear.
 MIN_INTERNAL_SIDE = 8
+# RVM's refiner works at the full size it is given, with a dozen float32 planes: a 50 MP photo
+# peaked at 8.9 GB. Above this many pixels the model gets a reduced copy (same internal
+# resolution) and its matte and colours are scaled back up. 8.4 MP keeps 4K UHD video
+# (8.3 MP) on the full-size path.
+MAX_WORK_PIXELS = 8_400_000
 
 
 def auto_downsample_ratio(width: int, height: int, target_long_side: int = 480) -> float:
@@ -80,6 +85,7 @@ class RobustVideoMatting:
         work_long_side: int | None = None,
         io_binding: bool = False,
         content_aware: bool = False,
+        max_work_pixels: int = MAX_WORK_PIXELS,
     ) -> None:
         self.session = session
         self.name = spec.name
@@ -88,6 +94,7 @@ class RobustVideoMatting:
         self.dtype = np.float16 if input_dtype(session, "src") == "float16" else np.float32
         self.downsample_ratio = downsample_ratio
         self.work_long_side = work_long_side
+        self.max_work_pixels = max_work_pixels
         self.content_aware = content_aware
         self._portrait = False  # content-aware: the last matte was a close-up
         self._binding = _StateBinding(session) if io_binding else None
@@ -172,14 +179,24 @@ class RobustVideoMatting:
     def _work_frame(self, frame: np.ndarray, ratio: float) -> tuple[np.ndarray, float]:
         """The frame the model sees and its ratio: same internal resolution, less full-size work."""
         height, width = frame.shape[:2]
-        if not self.work_long_side or max(width, height) <= self.work_long_side:
+        long_side = self._work_long_side(width, height)
+        if max(width, height) <= long_side:
             return frame, ratio
-        work_w, work_h = fit_size(width, height, self.work_long_side)
+        work_w, work_h = fit_size(width, height, long_side)
         work_ratio = min(1.0, ratio * max(width, height) / max(work_w, work_h))
         if work_ratio >= 1.0:
             # the internal resolution is the work frame itself: grow the work frame to keep it
             work_w, work_h = fit_size(width, height, round(ratio * max(width, height)))
         return cv2.resize(frame, (work_w, work_h), interpolation=cv2.INTER_AREA), work_ratio
+
+
+    def _work_long_side(self, width: int, height: int) -> int:
+        """The long side of the frame the model is given: the live setting, capped by ``max_work_pixels``."""
+        long_side = self.work_long_side or max(width, height)
+        if width * height > self.max_work_pixels:
+            scale = math.sqrt(self.max_work_pixels / (width * height))
+            long_side = min(long_side, int(max(width, height) * scale))
+        return long_side
 
 
 class _StateBinding:
