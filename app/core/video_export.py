@@ -13,7 +13,6 @@ an error deletes the temporary, so the final name never holds a partial file.
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import shutil
@@ -32,7 +31,7 @@ from app.core.errors import ExportCancelledError, ExportError, OutputExistsError
 from app.core.results import FrameResult
 from app.core.sources import VIDEO_SUFFIXES, Frame, VideoFileSource, av_frame_to_rgb, upright_size, video_quarter_turns
 from app.core.stream import StreamPipeline
-from app.core.writers import encode_png, export_error, make_folder, new_folder_mode, publish, temp_file_for
+from app.core.writers import DISK_FULL_ERRNOS, encode_png, export_error, make_folder, new_folder_mode, publish, temp_file_for
 
 
 @dataclass(frozen=True)
@@ -338,7 +337,7 @@ def _transcode(source, sink, pipeline, fmt, background, options, stop, progress)
             raise UnreadableVideoError(f"no frame could be decoded{_why(stats)}", path=str(source.name))
         sink.finish()
     except OSError as exc:  # PyAV's errors with an errno are OSErrors too: a full disk is one
-        if isinstance(exc, av.FFmpegError) and exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+        if isinstance(exc, av.FFmpegError) and exc.errno not in DISK_FULL_ERRNOS:
             raise ExportError(f"encoding failed ({exc})", path=str(sink.final)) from exc
         raise export_error(exc, sink.final) from exc
     except av.FFmpegError as exc:

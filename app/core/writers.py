@@ -27,7 +27,9 @@ from app.core.errors import DiskFullError, ExportError, OutputExistsError
 
 _UMASK_LOCK = threading.Lock()
 # what link() says on a filesystem that has no hard links; anything else (a full disk) is a real failure
-_NO_HARD_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV, errno.EMLINK, errno.ENOSYS, errno.EACCES}
+_NO_HARD_LINKS = {getattr(errno, name) for name in ("EPERM", "EOPNOTSUPP", "ENOTSUP", "EXDEV", "EMLINK", "ENOSYS", "EACCES")
+                  if hasattr(errno, name)}
+DISK_FULL_ERRNOS = {getattr(errno, name) for name in ("ENOSPC", "EDQUOT") if hasattr(errno, name)}
 
 
 def current_umask() -> int:
@@ -55,21 +57,25 @@ def new_folder_mode() -> int:
     return 0o777 & ~current_umask()
 
 
-def export_error(exc: OSError, path: Path | str, doing: str = "cannot write") -> ExportError:
-    """One-line typed error for an OS failure while writing ``path`` (full disk: DiskFullError)."""
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+def export_error(exc: OSError, path: Path | str, *, folder: bool = False) -> ExportError:
+    """One-line typed error for an OS failure while writing ``path`` (a folder if ``folder``).
+
+    A full disk is DiskFullError; a file where a folder should be is named.
+    """
+    if exc.errno in DISK_FULL_ERRNOS:
         return DiskFullError("cannot write: the disk is full (no space left on device)", path=str(path))
-    blocker = _file_in_the_way(Path(path))
+    path = Path(path)
+    blocker = _file_in_the_way([path, *path.parents] if folder else list(path.parents))
     if blocker is not None:
-        return ExportError(f"{doing} here: {blocker} is a file, not a folder", path=str(path))
-    return ExportError(f"{doing} ({exc.strerror or exc})", path=str(path))
+        return ExportError(f"cannot write here: {blocker} is a file, not a folder", path=str(path))
+    return ExportError(f"cannot write ({exc.strerror or exc})", path=str(path))
 
 
-def _file_in_the_way(path: Path) -> Path | None:
-    """The nearest ancestor of ``path`` that exists and is not a folder, if any."""
-    for parent in path.parents:
-        if parent.exists() or parent.is_symlink():
-            return None if parent.is_dir() else parent
+def _file_in_the_way(candidates: list[Path]) -> Path | None:
+    """The nearest of ``candidates`` (a path and its parents) that exists, if it is not a folder."""
+    for candidate in candidates:
+        if candidate.exists() or candidate.is_symlink():
+            return None if candidate.is_dir() else candidate
     return None
 
 
@@ -82,7 +88,7 @@ def make_folder(folder: Path) -> None:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise export_error(exc, folder / "x") from exc
+        raise export_error(exc, folder, folder=True) from exc
 
 
 def temp_file_for(path: Path) -> tuple[int, Path]:
@@ -103,7 +109,10 @@ def temp_file_for(path: Path) -> tuple[int, Path]:
     except OSError as exc:
         raise export_error(exc, path) from exc
     try:
-        os.fchmod(fd, mode)
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, mode)
+        else:  # Windows before Python 3.13: only the read-only bit exists anyway
+            os.chmod(name, mode)
     except OSError:  # e.g. a filesystem without modes: the file is still fine
         pass
     return fd, Path(name)
