@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from app.cli import main
-from tests.clips import make_clip
+from tests.clips import make_clip, write_frames
 from tests.hostile import fill_disk_after, noisy_photo
 from tests.tiny_models import person_image
 
@@ -164,7 +164,10 @@ def test_a_real_full_disk(tiny_models_dir, small_tmpfs, tmp_path, capsys):
     seq_clip = make_clip(tmp_path / "big.mp4", 40, width=320, height=240, audio=False)
     assert _video(tiny_models_dir, str(seq_clip), "-o", str(small_tmpfs / "seq")) == 11
     assert "Traceback" not in capsys.readouterr().err
-    assert not [p for p in small_tmpfs.iterdir() if p.name.startswith(".")]
+    big_clip = write_frames(tmp_path / "bigger.mp4", [noisy_photo(640, 480, i) for i in range(30)], audio=False)
+    assert _video(tiny_models_dir, str(big_clip), "-o", str(small_tmpfs / "out.mp4"), "--crf", "0") == 11
+    assert "disk is full" in capsys.readouterr().err
+    assert not [p for p in small_tmpfs.iterdir() if p.name.startswith(".") or p.name == "out.mp4"]
 
 
 # ---------------------------------------------------------------- same stems, permissions
@@ -195,8 +198,10 @@ def test_outputs_honour_the_umask(tiny_models_dir, clip, tmp_path):
     assert mode(tmp_path / "c.mp4") == 0o644 and mode(tmp_path / "seq") == 0o755
     assert {mode(p) for p in (tmp_path / "seq").iterdir()} == {0o644}
     (tmp_path / "c.mp4").chmod(0o640)
+    (tmp_path / "seq").chmod(0o750)
     assert _video(tiny_models_dir, str(clip), "-o", str(tmp_path / "c.mp4"), "--overwrite") == 0
-    assert mode(tmp_path / "c.mp4") == 0o640  # --overwrite keeps the file's own mode
+    assert _video(tiny_models_dir, str(clip), "-o", str(tmp_path / "seq"), "--overwrite") == 0
+    assert mode(tmp_path / "c.mp4") == 0o640 and mode(tmp_path / "seq") == 0o750  # --overwrite keeps modes
 
 
 def test_output_under_a_file_names_the_file(tiny_models_dir, tmp_path, capsys):
@@ -375,3 +380,17 @@ def test_a_model_failure_on_one_file_does_not_stop_the_batch(tiny_models_dir, tm
     assert "done 1, failed 1" in err
     assert "processing failed (RuntimeError: [ONNXRuntimeError]" in err and "Traceback" not in err
     assert (tmp_path / "out" / "b_fine.alpha.png").exists()
+
+
+@pytest.mark.real_models
+def test_real_rvm_batch_of_extreme_shapes_finishes(real_models_dir, tmp_path, capsys):
+    """8192x40, 1600x8 (--min-side 8) and --ratio 0.005 crashed the real RVM and ended the batch."""
+    folder = tmp_path / "in"
+    for name, (w, h) in {"a.png": (8192, 40), "b.png": (1600, 8), "c.png": (320, 240)}.items():
+        _photo(folder / name, w, h)
+    out = tmp_path / "out"
+    args = ["--models-dir", str(real_models_dir), "--no-progress", "--outputs", "alpha,json"]
+    assert main(["still", str(folder), "-o", str(out), "--min-side", "8", *args]) == 0
+    assert "done 3, failed 0" in capsys.readouterr().err
+    assert main(["still", str(folder / "c.png"), "-o", str(tmp_path / "o2"), "--ratio", "0.005", *args]) == 0
+    assert json.loads((tmp_path / "o2" / "c.json").read_text())["downsample_ratio"] >= 8 / 240

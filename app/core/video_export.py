@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import tempfile
 import threading
 import time
@@ -566,6 +567,7 @@ class _PngSequenceSink:
             if final.exists() or final.is_symlink():
                 if not self.options.overwrite:
                     raise OutputExistsError("already exists; pass --overwrite to replace it", path=str(final))
+                os.chmod(self.tmp, stat.S_IMODE(final.stat().st_mode))  # a replaced folder keeps its mode
                 _remove_old_sequence(final)
             os.rename(self.tmp, final)
         except OSError as exc:

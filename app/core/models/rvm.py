@@ -194,8 +194,10 @@ class RobustVideoMatting:
         """The long side of the frame the model is given: the live setting, capped by ``max_work_pixels``."""
         long_side = self.work_long_side or max(width, height)
         if width * height > self.max_work_pixels:
-            scale = math.sqrt(self.max_work_pixels / (width * height))
-            long_side = min(long_side, int(max(width, height) * scale))
+            capped = int(max(width, height) * math.sqrt(self.max_work_pixels / (width * height)))
+            while capped > 1 and math.prod(fit_size(width, height, capped)) > self.max_work_pixels:
+                capped -= 1  # fit_size rounds the short side: stay within the cap
+            long_side = min(long_side, capped)
         return long_side
 
 

@@ -141,3 +141,20 @@ def test_real_rvm_takes_extreme_shapes(real_models_dir, size, ratio):
     frame = np.ascontiguousarray(np.broadcast_to(np.linspace(0, 255, width, dtype=np.uint8)[None, :, None], (height, width, 3)))
     out = model.infer(frame)
     assert out.alpha.shape == (height, width) and np.isfinite(out.alpha).all()
+
+
+def test_large_frames_reach_the_model_reduced(tiny_models_dir):
+    """Bounded memory: above max_work_pixels the model gets a reduced copy; alpha comes back full size."""
+    model = load_model("rvm", tiny_models_dir, downsample_ratio=0.1, max_work_pixels=100_000)
+    seen = []
+    real_run = model.session.run
+
+    def spy(names, feed):
+        seen.append(feed["src"].shape)
+        return real_run(names, feed)
+
+    model.session.run = spy
+    out = model.infer(person_image(800, 600))  # 480 000 px
+    assert seen[0][2] * seen[0][3] <= 100_000  # (the internal 80x60 resolution is kept)
+    assert out.alpha.shape == (600, 800) and out.foreground.shape == (600, 800, 3)
+    assert out.alpha[300, 400] > 0.9 and out.alpha[5, 5] < 0.1
