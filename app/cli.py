@@ -295,7 +295,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"livematte: error [{exc.code}]: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("livematte: interrupted; nothing half-written was left", file=sys.stderr)
+        print("livematte: interrupted", file=sys.stderr)
         return 130
 
 
