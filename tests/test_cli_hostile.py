@@ -17,7 +17,6 @@ import uuid
 from pathlib import Path
 
 import cv2
-import numpy as np
 import pytest
 
 from app.cli import main
