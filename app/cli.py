@@ -210,6 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-file-mb", type=float, default=20.0, help="largest image file in MB (default 20)")
     serve.add_argument("--max-side", type=int, default=8192, help="largest image side in px (default 8192)")
     serve.add_argument("--min-side", type=int, default=32, help="smallest image side in px (default 32)")
+    serve.add_argument("--max-pixels", type=_ranged(float, 0.0, open_low=True), default=50.0, metavar="MP",
+                       help="largest image in megapixels, checked before decoding (default 50)")
     serve.add_argument("--max-pending", type=int, default=8, help="requests in progress at once; more get 'busy' (default 8)")
     _add_model_options(serve)
     serve.set_defaults(run=cmd_serve)
@@ -744,7 +746,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     api_key = args.api_key or os.environ.get("LIVEMATTE_API_KEY") or None
     try:
-        image = InputLimits(args.min_side, args.max_side, int(args.max_file_mb * 1024 * 1024))
+        image = InputLimits(args.min_side, args.max_side, int(args.max_file_mb * 1024 * 1024), int(args.max_pixels * 1e6))
         limits = ServiceLimits(int(args.max_request_mb * 1024 * 1024), image, args.max_pending)
     except ValueError as exc:
         raise SettingsError(str(exc)) from exc
