@@ -14,7 +14,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from tests.clips import make_clip, moving_frame
+from tests.clips import make_clip
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
@@ -94,8 +94,6 @@ def mp3_clip(path: Path, frames: int = 8) -> Path:
     return make_clip(path, frames, audio_codec="libmp3lame")
 
 
-__all__ = ["header_bomb_png", "damaged_packet_clip", "truncated_clip", "rotated_clip", "marked_frame",
-           "mp3_clip", "moving_frame"]
 
 
 def bilevel_bomb_png(path: Path, width: int = 8000, height: int = 8000) -> Path:

@@ -237,6 +237,7 @@ class VideoFileSource(_Closeable):
         self._stream = self._container.streams.video[0]
         self._stream.thread_type = "AUTO"  # frame threads: decoding is off the critical path
         self._seek_to: float | None = None
+        self.damaged = 0  # packets the decoder rejected and that were skipped
 
     @property
     def fps(self) -> float:
@@ -276,14 +277,26 @@ class VideoFileSource(_Closeable):
         self._seek_to = None
         if target is not None:
             self._container.seek(int(target / base) + start, stream=self._stream, backward=True)
+        decoded = 0
         try:
-            for av_frame in self._container.decode(self._stream):
-                ts = float((av_frame.pts - start) * base) if av_frame.pts is not None else 0.0
-                if target is not None and ts < target - 1e-6:
+            for packet in self._container.demux(self._stream):
+                try:
+                    frames = packet.decode()
+                except av.FFmpegError as exc:
+                    if not is_decode_error(exc):
+                        raise
+                    self.damaged += 1  # one damaged packet costs its frame, not the whole clip
                     continue
-                yield Frame(av_frame_to_rgb(av_frame), ts)
+                for av_frame in frames:
+                    decoded += 1
+                    ts = float((av_frame.pts - start) * base) if av_frame.pts is not None else 0.0
+                    if target is not None and ts < target - 1e-6:
+                        continue
+                    yield Frame(av_frame_to_rgb(av_frame), ts)
         except av.FFmpegError as exc:
             raise UnreadableVideoError(f"decoding failed ({exc})", path=str(self.path)) from exc
+        if decoded == 0 and self.damaged:
+            raise UnreadableVideoError(f"no frame could be decoded ({self.damaged} damaged packets)", path=str(self.path))
 
     def _release(self) -> None:
         container = getattr(self, "_container", None)
@@ -327,6 +340,15 @@ class LoopingVideoSource:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def is_decode_error(exc: Exception) -> bool:
+    """Whether a PyAV error is a damaged input the decoder rejected (skip the packet), not a broken
+    file, encoder or disk."""
+    import av
+
+    return isinstance(exc, (av.InvalidDataError, av.error.PatchWelcomeError, av.error.BugError,
+                            av.error.UndefinedError))
 
 
 def av_frame_to_rgb(av_frame: Any) -> np.ndarray:

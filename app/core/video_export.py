@@ -30,7 +30,9 @@ import numpy as np
 from app.core.compose import BackgroundRenderer, composite, cover_fit, parse_background, to_rgba, alpha_to_u8
 from app.core.errors import ExportCancelledError, ExportError, OutputExistsError, SettingsError, UnreadableVideoError
 from app.core.results import FrameResult
-from app.core.sources import VIDEO_SUFFIXES, Frame, VideoFileSource, av_frame_to_rgb, upright_size, video_quarter_turns
+from app.core.sources import (
+    VIDEO_SUFFIXES, Frame, VideoFileSource, av_frame_to_rgb, is_decode_error, upright_size, video_quarter_turns,
+)
 from app.core.stream import StreamPipeline
 from app.core.writers import DISK_FULL_ERRNOS, encode_png, export_error, make_folder, new_folder_mode, publish, temp_file_for
 
@@ -353,19 +355,11 @@ def _guarded(step: Callable[[], Any], stats: _DecodeStats) -> Any:
     try:
         return step()
     except av.FFmpegError as exc:
-        if not _is_decode_error(exc):
+        if not is_decode_error(exc):
             raise
         stats.damaged += 1
         stats.first_error = stats.first_error or str(exc).split(";")[0][:120]
         return None
-
-
-def _is_decode_error(exc: Exception) -> bool:
-    """Errors a corrupt input causes in the decoder (not the encoder or the muxer)."""
-    import av
-
-    return isinstance(exc, (av.InvalidDataError, av.error.PatchWelcomeError, av.error.BugError,
-                            av.error.UndefinedError))
 
 
 def _why(stats: _DecodeStats) -> str:

@@ -212,3 +212,17 @@ def test_rotated_clip_reads_upright(tmp_path):
         expected = np.rot90(marked_frame(96, 64), turns)
         assert image.shape == expected.shape
         assert np.abs(image.astype(int) - expected).mean() < 6
+
+
+def test_video_source_skips_a_damaged_packet(tmp_path):
+    """The live view and background videos read past a damaged packet too (counted, not fatal)."""
+    from app.core.errors import UnreadableVideoError
+    from app.core.sources import VideoFileSource
+    from tests.hostile import damaged_packet_clip
+
+    source = make_clip(tmp_path / "src.mp4", 8, audio=False)
+    with VideoFileSource(damaged_packet_clip(tmp_path / "bad.mp4", source)) as video:
+        assert len(list(video)) == 7 and video.damaged == 1
+    with VideoFileSource(damaged_packet_clip(tmp_path / "junk.mp4", source, bad=set())) as video:
+        with pytest.raises(UnreadableVideoError):
+            list(video)
