@@ -374,7 +374,7 @@ def test_a_model_failure_on_one_file_does_not_stop_the_batch(tiny_models_dir, tm
     monkeypatch.setattr(StillPipeline, "process", fail_on_strips)
     strip = _photo(tmp_path / "in" / "a_strip.png", 800, 40)
     fine = _photo(tmp_path / "in" / "b_fine.png")
-    assert _still(tiny_models_dir, str(strip), str(fine), "-o", str(tmp_path / "out"), "--outputs", "alpha") == 25
+    assert _still(tiny_models_dir, str(strip), str(fine), "-o", str(tmp_path / "out"), "--outputs", "alpha") == 26
     err = capsys.readouterr().err
     assert "done 1, failed 1" in err
     assert "processing failed (RuntimeError: [ONNXRuntimeError]" in err and "Traceback" not in err

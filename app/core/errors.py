@@ -175,4 +175,4 @@ class InferenceError(ModelError):
     """A model failed on one input (e.g. ONNX Runtime rejected its shape); other inputs go on."""
 
     code = "inference_failed"
-    exit_code = 25
+    exit_code = 26
