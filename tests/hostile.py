@@ -105,12 +105,12 @@ def bilevel_bomb_png(path: Path, width: int = 8000, height: int = 8000) -> Path:
 
 
 def fill_disk_after(monkeypatch, writes_allowed: int) -> None:
-    """Every file write after the first ``writes_allowed`` in app.core.writers fails with ENOSPC
+    """Every file write after the first ``writes_allowed`` in app.core.media.writers fails with ENOSPC
     part-way through, as a disk that fills up does."""
     import errno
     import os
 
-    import app.core.writers as writers
+    import app.core.media.writers as writers
 
     real_fdopen = os.fdopen
     count = {"n": 0}

@@ -15,7 +15,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
-from app.core.face_regions import (
+from app.core.face.regions import (
     FACE_OVAL, LEFT_EYE, LEFT_EYEBROW, LIPS_LOWER_INNER, LIPS_LOWER_OUTER, LIPS_UPPER_INNER, LIPS_UPPER_OUTER,
     NOSE_POINTS, RIGHT_EYE, RIGHT_EYEBROW, ring_from_edges,
 )

@@ -43,7 +43,7 @@ from app.core.errors import (
     FileTooLargeError, ImageTooLargeError, ImageTooSmallError, LiveMatteError, UnreadableImageError,
     UnsupportedFormatError,
 )
-from app.core.palette import encode_label_png
+from app.core.face.palette import encode_label_png
 from app.service.common import elapsed_ms, off_loop, request_keys
 from app.service.engine import BadBase64Error, Engine, ServiceBusyError, b64decode_image, b64png
 

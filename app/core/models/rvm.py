@@ -13,7 +13,7 @@ from app.core.errors import SettingsError
 from app.core.models.base import MattingOutput, register_adapter
 from app.core.models.manifest import ModelSpec
 from app.core.models.session import input_dtype, session_provider
-from app.core.refine import fit_size
+from app.core.imaging.refine import fit_size
 
 PORTRAIT_LONG_SIDE = 320  # internal long side for close-ups (content-aware mode)
 PORTRAIT_ENTER, PORTRAIT_LEAVE = 0.75, 0.55  # person height / frame height: hysteresis band

@@ -1,0 +1,147 @@
+"""Chosen parts: masks and cut-outs from a set of face-parsing classes or groups, and part boxes.
+
+Groups follow the cloud APIs' segmentation options: ``head`` (face classes,
+hair and the ears region), ``face`` (face without hair), ``hair``, ``body``
+(person minus head) and ``background``. ``body``, ``background`` and the ears
+part of ``head`` need the person alpha of a matting model; without it
+``head`` is face + hair and ``body``/``background`` cannot be built.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+import cv2
+import numpy as np
+
+from app.core.imaging.compose import to_rgba
+from app.core.errors import SettingsError
+from app.core.face.regions import HAIR, LABEL_NAMES, NUM_LABELS, region_indices, SKIN
+from app.core.face.parsing import FaceParse
+from app.core.matting.results import PartBox
+
+FACE_CLASSES = frozenset(range(1, 10))
+CLASS_GROUPS: dict[str, frozenset[int]] = {
+    **{name: frozenset({i}) for i, name in enumerate(LABEL_NAMES) if i},
+    "face": FACE_CLASSES,
+    "hair": frozenset({HAIR}),
+    "brows": frozenset({2, 3}),
+    "eyes": frozenset({4, 5}),
+    "lips": frozenset({7, 9}),
+    "mouth": frozenset({7, 8, 9}),
+}
+PERSON_GROUPS = ("head", "body", "background")
+PART_NAMES = tuple(CLASS_GROUPS) + PERSON_GROUPS
+EAR_WIDEN = 1.35  # ears sit just outside the mesh oval: widen it sideways to catch them
+
+
+@dataclass(frozen=True)
+class PartSelection:
+    """A validated set of part names (see PART_NAMES)."""
+
+    names: tuple[str, ...]
+
+    @classmethod
+    def parse(cls, text: str | Iterable[str]) -> "PartSelection":
+        """``"hair,face"`` or a list of names.
+
+        Raises:
+            SettingsError: an unknown or empty selection.
+        """
+        items = text.split(",") if isinstance(text, str) else list(text)
+        names = tuple(dict.fromkeys(n.strip().lower().replace("-", "_") for n in items if n.strip()))
+        unknown = [n for n in names if n not in PART_NAMES]
+        if unknown or not names:
+            raise SettingsError(
+                f"unknown part(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(PART_NAMES)}"
+            )
+        return cls(names)
+
+    @property
+    def needs_person(self) -> bool:
+        """True when the selection cannot be built without a person alpha."""
+        return any(n in ("body", "background") for n in self.names)
+
+
+def ears_region(parse: FaceParse, person_alpha: np.ndarray) -> np.ndarray:
+    """Person alpha inside each face oval widened sideways, above the chin (H×W float32)."""
+    height, width = parse.labels.shape
+    region = np.zeros((height, width), np.uint8)
+    oval = list(region_indices()[SKIN][0])
+    for face in parse.faces:
+        points = face.landmarks[oval, :2]
+        centre = points.mean(axis=0)
+        wide = (points - centre) * np.array([EAR_WIDEN, 1.0], np.float32) + centre
+        chin_y = float(face.landmarks[152, 1])
+        poly = np.rint(wide * 16).astype(np.int32)
+        cv2.fillPoly(region, [poly], 255, lineType=cv2.LINE_AA, shift=4)
+        region[int(max(0, np.ceil(chin_y))):, int(max(0, wide[:, 0].min())):int(wide[:, 0].max()) + 1] = 0
+    return region.astype(np.float32) * np.float32(1.0 / 255.0) * person_alpha
+
+
+def part_mask(parse: FaceParse, selection: PartSelection, person_alpha: np.ndarray | None = None) -> np.ndarray:
+    """Soft H×W float32 mask in [0, 1] of the union of the selected parts.
+
+    Raises:
+        SettingsError: ``body`` or ``background`` chosen without a person alpha.
+    """
+    if selection.needs_person and person_alpha is None:
+        raise SettingsError("parts 'body' and 'background' need a person matte (a matting model)")
+    classes: set[int] = set()
+    for name in selection.names:
+        if name in CLASS_GROUPS:
+            classes |= CLASS_GROUPS[name]
+        elif name == "head":
+            classes |= FACE_CLASSES | {HAIR}
+    mask = parse.soft_mask(classes) if classes else np.zeros(parse.labels.shape, np.float32)
+    if person_alpha is None:
+        return mask
+    head = None
+    if "head" in selection.names or "body" in selection.names:
+        head = np.maximum(parse.soft_mask(FACE_CLASSES | {HAIR}), ears_region(parse, person_alpha))
+    if "head" in selection.names:
+        np.maximum(mask, head, out=mask)
+    # Body (person − head) and background (1 − person) complement the face-level parts:
+    # add them, since a max would leave a half-transparent seam where soft edges meet.
+    if "body" in selection.names:
+        mask += np.clip(person_alpha - head, 0.0, 1.0)
+    if "background" in selection.names:
+        mask += 1.0 - person_alpha
+    return np.clip(mask, 0.0, 1.0, out=mask)
+
+
+def cutout(frame: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """RGBA cut-out of ``frame`` with ``mask`` as alpha."""
+    return to_rgba(frame, mask)
+
+
+def part_boxes(labels: np.ndarray, roi: tuple[int, int, int, int] | None = None) -> list[PartBox]:
+    """One box per class present (union over faces), in input pixels, in class order.
+
+    ``roi`` (x0, y0, x1, y1) limits the search where the caller knows all labels lie.
+    """
+    x0, y0, x1, y1 = roi if roi is not None else (0, 0, labels.shape[1], labels.shape[0])
+    window = labels[y0:y1, x0:x1]
+    boxes = []
+    if window.size == 0:
+        return boxes
+    for label in np.unique(window):
+        if label == 0 or label >= NUM_LABELS:
+            continue
+        x, y, w, h = cv2.boundingRect((window == label).astype(np.uint8))
+        boxes.append(PartBox(LABEL_NAMES[int(label)], x + x0, y + y0, w, h))
+    return boxes
+
+
+def mask_box(mask: np.ndarray, label: str, threshold: float = 0.5) -> PartBox | None:
+    """The box of ``mask > threshold`` (for groups like head), or None when empty."""
+    binary = (mask > threshold).astype(np.uint8)
+    if not binary.any():
+        return None
+    x, y, w, h = cv2.boundingRect(binary)
+    return PartBox(label, x, y, w, h)
+
+
+def boxes_to_json(boxes: list[PartBox]) -> list[dict[str, object]]:
+    return [{"label": b.label, "x": b.x, "y": b.y, "width": b.width, "height": b.height} for b in boxes]

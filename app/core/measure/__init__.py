@@ -1,0 +1,1 @@
+"""Measuring the engine: benchmarks (and evaluation) over the real pipelines."""
