@@ -51,7 +51,10 @@ def main(argv: Sequence[str] | None = None, front_ends: FrontEnds | None = None)
     """
     front_ends = front_ends or FrontEnds()
     parser = build_parser(front_ends)
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # a bad option (exit 2, before any work) or --help/--version (0)
+        return exc.code if isinstance(exc.code, int) else 2
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(message)s")
     run: Callable[[argparse.Namespace], int] | None = getattr(args, "run", None)
     if run is None:

@@ -8,6 +8,7 @@ Heavy modules are imported inside the functions so ``--help`` stays instant.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 from dataclasses import dataclass
@@ -32,6 +33,25 @@ class FrontEnds:
     service: Callable[[], ServiceRunner] | None = None
 
 
+def ranged(kind: type, low: float | None = None, high: float | None = None, *, open_low: bool = False):
+    """An argparse ``type`` that also checks the range: an out-of-range value is exit 2 before any work."""
+
+    def convert(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a {'whole ' if kind is int else ''}number: {text!r}") from None
+        if value != value or (low is not None and (value <= low if open_low else value < low)) or (
+                high is not None and value > high):
+            lo = "" if low is None else f"{'>' if open_low else '>='} {low:g}"
+            hi = "" if high is None else f"<= {high:g}"
+            raise argparse.ArgumentTypeError(f"{text} is out of range (must be {' and '.join(b for b in (lo, hi) if b)})")
+        return value
+
+    convert.__name__ = kind.__name__  # argparse names the type in its messages
+    return convert
+
+
 def add_model_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model")
     group.add_argument("--model", "-m", default=None, help="matting model (see `livematte models`); default rvm")
@@ -41,9 +61,9 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
         help="never download a missing model (also: LIVEMATTE_OFFLINE=1); default: download it on first use",
     )
     group.add_argument("--provider", default="auto", help="auto, cpu, cuda, directml or coreml (default auto)")
-    group.add_argument("--threads", type=int, default=0, help="CPU threads for inference (0 = automatic)")
+    group.add_argument("--threads", type=ranged(int, 0, 1024), default=0, help="CPU threads for inference (0 = automatic)")
     group.add_argument(
-        "--ratio", type=float, default=None,
+        "--ratio", type=ranged(float, 0.0, 1.0, open_low=True), default=None,
         help="RVM downsample_ratio in (0, 1]; default: chosen from the frame size",
     )
 
@@ -58,15 +78,27 @@ def add_batch_options(parser: argparse.ArgumentParser) -> None:
 
 def add_limit_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("input limits")
-    group.add_argument("--min-side", type=int, default=32, help="smallest accepted side in px (default 32)")
-    group.add_argument("--max-side", type=int, default=8192, help="largest accepted side in px (default 8192)")
-    group.add_argument("--max-file-mb", type=float, default=50.0, help="largest accepted file in MB (default 50)")
+    group.add_argument("--min-side", type=ranged(int, 1), default=32, help="smallest accepted side in px (default 32)")
+    group.add_argument("--max-side", type=ranged(int, 1), default=8192, help="largest accepted side in px (default 8192)")
+    group.add_argument("--max-file-mb", type=ranged(float, 0.0, open_low=True), default=50.0,
+                       help="largest accepted file in MB (default 50)")
+    group.add_argument("--max-pixels", type=ranged(float, 0.0, open_low=True), default=50.0, metavar="MP",
+                       help="largest accepted image in megapixels, width x height, checked before decoding; "
+                            "bounds memory (default 50)")
 
 
 def limits(args: argparse.Namespace):
+    """The input limits the options ask for.
+
+    Raises:
+        SettingsError: --min-side above --max-side.
+    """
+    from app.core.errors import SettingsError
     from app.core.media.image_io import InputLimits
 
-    return InputLimits(args.min_side, args.max_side, int(args.max_file_mb * 1024 * 1024))
+    if args.min_side > args.max_side:
+        raise SettingsError(f"--min-side {args.min_side} is larger than --max-side {args.max_side}")
+    return InputLimits(args.min_side, args.max_side, int(args.max_file_mb * 1024 * 1024), int(args.max_pixels * 1e6))
 
 
 def load_matting_model(args: argparse.Namespace):
@@ -153,11 +185,12 @@ def error_line(exc) -> str:
 
 
 def run_command(run: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
-    """Runs one command; a LiveMatteError becomes its stable exit code, Ctrl-C exit 130."""
+    """Runs one command; a LiveMatteError becomes its stable exit code, Ctrl-C (SIGTERM, SIGHUP) exit 130."""
     from app.core.errors import LiveMatteError
 
     try:
-        return run(args)
+        with termination_interrupts():
+            return run(args)
     except LiveMatteError as exc:
         if args.verbose:
             log.exception("error")
@@ -166,3 +199,33 @@ def run_command(run: Callable[[argparse.Namespace], int], args: argparse.Namespa
     except KeyboardInterrupt:
         print("livematte: interrupted", file=sys.stderr)
         return 130
+
+
+TERMINATION_SIGNALS = ("SIGTERM", "SIGHUP")  # kill, a closed terminal: handled like Ctrl-C
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP: unwinds like Ctrl-C, so every temporary is removed on the way out."""
+
+
+@contextlib.contextmanager
+def termination_interrupts():
+    """While a command runs, SIGTERM and SIGHUP raise like Ctrl-C (the default would end the
+    process on the spot, leaving hidden .part files); commands may install their own handlers."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame) -> None:
+        raise Terminated(signal.Signals(signum).name)
+
+    signals = [getattr(signal, name) for name in TERMINATION_SIGNALS if hasattr(signal, name)]
+    previous = {sig: signal.signal(sig, interrupt) for sig in signals}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

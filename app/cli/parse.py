@@ -8,6 +8,7 @@ from pathlib import Path
 
 from app.cli.common import (
     add_batch_options, add_limit_options, add_model_options, limits, load_matting_model, matting_name, provide_models,
+    ranged,
 )
 
 
@@ -27,7 +28,7 @@ def add_parser(commands) -> None:
         help="parts for the cut-out: head, face, hair, body, background or classes such as "
         "left_eye, lips, eyes (comma list; default head). body/background also run the matting model",
     )
-    parse.add_argument("--overlay-opacity", type=float, default=0.5, help="colour overlay opacity 0..1 (default 0.5)")
+    parse.add_argument("--overlay-opacity", type=ranged(float, 0.0, 1.0), default=0.5, help="colour overlay opacity 0..1 (default 0.5)")
     parse.add_argument("--no-hair", action="store_true", help="skip the hair model (faster; no hair class)")
     add_model_options(parse)
     add_limit_options(parse)

@@ -11,7 +11,7 @@ import functools
 import os
 from typing import Callable
 
-from app.cli.common import ServiceRunner, add_model_options
+from app.cli.common import ServiceRunner, add_model_options, ranged
 
 
 def add_parser(commands, load_service: Callable[[], ServiceRunner] | None = None) -> None:
@@ -30,6 +30,8 @@ def add_parser(commands, load_service: Callable[[], ServiceRunner] | None = None
     serve.add_argument("--max-file-mb", type=float, default=20.0, help="largest image file in MB (default 20)")
     serve.add_argument("--max-side", type=int, default=8192, help="largest image side in px (default 8192)")
     serve.add_argument("--min-side", type=int, default=32, help="smallest image side in px (default 32)")
+    serve.add_argument("--max-pixels", type=ranged(float, 0.0, open_low=True), default=50.0, metavar="MP",
+                       help="largest image in megapixels, checked before decoding (default 50)")
     serve.add_argument("--max-pending", type=int, default=8, help="requests in progress at once; more get 'busy' (default 8)")
     add_model_options(serve)
     serve.set_defaults(run=functools.partial(run, load_service=load_service))
@@ -52,4 +54,5 @@ def run(args: argparse.Namespace, load_service: Callable[[], ServiceRunner] | No
         model=args.model, models_dir=args.models_dir, provider=args.provider, threads=args.threads,
         min_side=args.min_side, max_side=args.max_side, max_file_mb=args.max_file_mb,
         max_request_mb=args.max_request_mb, max_pending=args.max_pending, verbose=args.verbose,
+        max_pixels_mp=args.max_pixels,
     )

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from app.cli.common import (
     add_batch_options, add_limit_options, add_model_options, limits, load_matting_model, matting_name, provide_models,
+    ranged,
 )
 
 
@@ -27,8 +28,8 @@ def add_parser(commands) -> None:
         help="composite background: colour (#00ff00, green), image path, blur:N or transparent (default)",
     )
     still.add_argument("--hard", action="store_true", help="binary cut at --threshold instead of soft alpha")
-    still.add_argument("--threshold", type=float, default=0.5, help="threshold for --hard (default 0.5)")
-    still.add_argument("--passes", type=int, default=None, help="recurrent passes per still (RVM; default 3)")
+    still.add_argument("--threshold", type=ranged(float, 0.0, 1.0), default=0.5, help="threshold for --hard (default 0.5)")
+    still.add_argument("--passes", type=ranged(int, 1, 100), default=None, help="recurrent passes per still (RVM; default 3)")
     add_model_options(still)
     add_limit_options(still)
     still.set_defaults(run=run)

@@ -83,6 +83,13 @@ class OutputExistsError(ExportError):
     exit_code = 12
 
 
+class DiskFullError(ExportError):
+    """No space left on the output's disk; nothing half-written is left behind."""
+
+    code = "disk_full"
+    exit_code = 11
+
+
 class DeviceError(LiveMatteError):
     code = "device_error"
     exit_code = 13
@@ -169,3 +176,10 @@ class UnsupportedOperatorError(ModelConversionError):
 
     code = "unsupported_operator"
     exit_code = 9
+
+
+class InferenceError(ModelError):
+    """A model failed on one input (e.g. ONNX Runtime rejected its shape); other inputs go on."""
+
+    code = "inference_failed"
+    exit_code = 26

@@ -13,7 +13,7 @@ import sys
 def serve(
     *, host: str, port: int, api_key: str | None, model: str | None, models_dir: str | None, provider: str,
     threads: int, min_side: int, max_side: int, max_file_mb: float, max_request_mb: float, max_pending: int,
-    verbose: bool = False,
+    verbose: bool = False, max_pixels_mp: float = 50.0,
 ) -> int:
     """Loads the matting model and serves the API on ``host:port`` until interrupted.
 
@@ -33,7 +33,7 @@ def serve(
     from app.service.engine import ServiceLimits, load_engine
 
     try:
-        image = InputLimits(min_side, max_side, int(max_file_mb * 1024 * 1024))
+        image = InputLimits(min_side, max_side, int(max_file_mb * 1024 * 1024), int(max_pixels_mp * 1e6))
         limits = ServiceLimits(int(max_request_mb * 1024 * 1024), image, max_pending)
     except ValueError as exc:
         raise SettingsError(str(exc)) from exc

@@ -76,3 +76,20 @@ def test_parse_body_uses_the_matting_model(models_dir, photos, tmp_path):
     assert code == 0
     report = json.loads((out / "one.parse.json").read_text())
     assert "matte" in report["timings_ms"]
+
+
+def test_parse_on_a_full_disk_is_one_line_and_leaves_whole_sets_only(models_dir, photos, tmp_path, monkeypatch, capsys):
+    """Issue 15: parse ended in a traceback with half a set; now exit 11, one line, and a re-run completes."""
+    from tests.hostile import fill_disk_after
+
+    (photos / "broken.png").unlink()
+    out = tmp_path / "out"
+    with monkeypatch.context() as patch:
+        fill_disk_after(patch, 5)  # the first set (4 files) fits, the second fills the disk part-way
+        assert _parse(models_dir, str(photos), "-o", str(out)) == 11
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "disk is full" in err and "done 1, failed 1" in err
+    assert sorted(p.name for p in out.iterdir()) == ["one.labels.png", "one.overlay.png", "one.parse.json", "one.parts.png"]
+    assert _parse(models_dir, str(photos), "-o", str(out)) == 0
+    assert "done 1, failed 0, skipped 1" in capsys.readouterr().err
+    assert len(list(out.iterdir())) == 8

@@ -14,7 +14,7 @@ from app.core.face.palette import encode_label_png
 from app.core.face.parsing import FaceParse, FaceParser
 from app.core.face.parts import PartSelection, boxes_to_json, cutout, mask_box, part_boxes, part_mask
 from app.core.timing import StageTimer
-from app.core.media.writers import atomic_write_bytes, encode_png, write_json
+from app.core.media.writers import encode_png, json_bytes
 
 PARSE_OUTPUTS = ("labels", "overlay", "parts", "json")
 
@@ -44,11 +44,11 @@ class ParseBatch(FileJobs):
     limits: InputLimits = InputLimits()
     person_matte: Callable[[np.ndarray], np.ndarray] | None = None
 
-    def write_frame(self, frame: np.ndarray, wanted: dict[str, Path], source: str, timer: StageTimer) -> list[Path]:
-        """Parses ``frame`` and writes the ``wanted`` outputs.
+    def encode_frame(self, frame: np.ndarray, wanted: dict[str, Path], source: str, timer: StageTimer) -> dict[str, bytes]:
+        """Parses ``frame``: the bytes of each ``wanted`` output.
 
         Raises:
-            OutputExistsError, ExportError, SettingsError.
+            SettingsError: a part needs the matting model and none was given.
         """
         parse = self.parser.parse(frame)
         timer.merge(parse.timings)
@@ -58,22 +58,17 @@ class ParseBatch(FileJobs):
                 alpha = self.person_matte(frame)
         with timer.stage("parts"):
             mask = part_mask(parse, self.parts, alpha)
-        written = []
+        data: dict[str, bytes] = {}
         with timer.stage("encode"):
-            images: dict[str, bytes] = {}
             if "labels" in wanted:
-                images["labels"] = encode_label_png(parse.labels)
+                data["labels"] = encode_label_png(parse.labels)
             if "overlay" in wanted:
-                images["overlay"] = encode_png(parse.overlay(frame, self.opacity))
+                data["overlay"] = encode_png(parse.overlay(frame, self.opacity))
             if "parts" in wanted:
-                images["parts"] = encode_png(cutout(frame, mask))
-        with timer.stage("write"):
-            for kind, data in images.items():
-                written.append(atomic_write_bytes(wanted[kind], data, overwrite=self.overwrite))
+                data["parts"] = encode_png(cutout(frame, mask))
         if "json" in wanted:
-            written.append(write_json(wanted["json"], self.report(frame, parse, mask, source, wanted, timer),
-                                      overwrite=self.overwrite))
-        return written
+            data["json"] = json_bytes(self.report(frame, parse, mask, source, wanted, timer))
+        return data
 
     def report(self, frame: np.ndarray, parse: FaceParse, mask: np.ndarray, source: str,
                wanted: dict[str, Path], timer: StageTimer) -> dict[str, object]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import cv2
 import numpy as np
@@ -137,20 +138,44 @@ class BackgroundRenderer:
         return self._cache[1]
 
 
+BAND_PIXELS = 1 << 20  # full-size work is done this many pixels at a time: temporaries stay ~4 MB
+
+
+def row_bands(height: int, width: int, pixels: int = BAND_PIXELS) -> Iterator[slice]:
+    """Row slices covering ``height`` rows of ``pixels`` pixels or so each."""
+    step = max(1, pixels // max(1, width))
+    for top in range(0, height, step):
+        yield slice(top, min(height, top + step))
+
+
 def composite(foreground: np.ndarray, alpha: np.ndarray, background: np.ndarray) -> np.ndarray:
-    """foreground·α + background·(1−α), in uint8 (rounded)."""
-    inv = 1.0 - alpha
-    return cv2.blendLinear(foreground, background, alpha, inv)
+    """foreground·α + background·(1−α), in uint8 (rounded), in row bands (no full-size float copy)."""
+    out = np.empty_like(foreground)
+    for rows in row_bands(*alpha.shape[:2]):
+        a = alpha[rows]
+        out[rows] = cv2.blendLinear(foreground[rows], background[rows], a, 1.0 - a)
+    return out
 
 
 def to_rgba(foreground: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """H×W×4 uint8 cut-out from colours and alpha."""
-    return np.ascontiguousarray(np.dstack([foreground, alpha_to_u8(alpha)]))
+    height, width = alpha.shape[:2]
+    rgba = np.empty((height, width, 4), np.uint8)
+    rgba[..., :3] = foreground
+    alpha_to_u8(alpha, out=rgba[..., 3])
+    return rgba
 
 
-def alpha_to_u8(alpha: np.ndarray) -> np.ndarray:
-    """Confidence map encoding: V = round(alpha·255)."""
-    return np.rint(np.clip(alpha, 0.0, 1.0) * 255.0).astype(np.uint8)
+def alpha_to_u8(alpha: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Confidence map encoding: V = round(alpha·255), in row bands (no full-size float copy)."""
+    if out is None:
+        out = np.empty(alpha.shape, np.uint8)
+    for rows in row_bands(*alpha.shape[:2]):
+        band = np.clip(alpha[rows], 0.0, 1.0)
+        band *= 255.0
+        np.rint(band, out=band)
+        out[rows] = band
+    return out
 
 
 def u8_to_alpha(values: np.ndarray) -> np.ndarray:

@@ -90,19 +90,45 @@ def estimate_foreground(frame: np.ndarray, alpha: np.ndarray, radius: int = 45) 
     colour does not matter.
     """
     result = frame.copy()
-    ys, xs = np.nonzero(alpha > 1.0 / 255.0)
-    if ys.size == 0:
+    box = _person_box(alpha, radius)
+    if box is None:
         return result
-    height, width = alpha.shape
-    y0, y1 = max(0, ys.min() - radius), min(height, ys.max() + radius + 1)
-    x0, x1 = max(0, xs.min() - radius), min(width, xs.max() + radius + 1)
-    image = frame[y0:y1, x0:x1].astype(np.float32) / 255.0
-    a = alpha[y0:y1, x0:x1, None]
-    fg, bg = image, image
-    for r in (radius, 6):
-        fg, bg = _blur_fusion_step(image, fg, bg, a, r)
-    result[y0:y1, x0:x1] = np.clip(fg * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    y0, y1, x0, x1 = box
+    # Row bands with a margin wider than both blurs reach: the same numbers as one pass over
+    # the box, but the float32 planes (five per pass) are band-sized, not photo-sized.
+    margin = radius // 2 + FINE_RADIUS // 2 + 2
+    step = max(4 * margin, BAND_PIXELS // max(1, x1 - x0))
+    for top in range(y0, y1, step):
+        bottom = min(y1, top + step)
+        lo, hi = max(y0, top - margin), min(y1, bottom + margin)
+        fg = _blur_fusion(frame[lo:hi, x0:x1], alpha[lo:hi, x0:x1], radius)
+        result[top:bottom, x0:x1] = fg[top - lo : top - lo + bottom - top]
     return result
+
+
+FINE_RADIUS = 6  # the second blur-fusion pass
+BAND_PIXELS = 1 << 21
+
+
+def _person_box(alpha: np.ndarray, radius: int) -> tuple[int, int, int, int] | None:
+    """Rows and columns (y0, y1, x0, x1) where alpha is partial or more, widened by ``radius``."""
+    rows = np.flatnonzero(cv2.reduce(alpha, 1, cv2.REDUCE_MAX)[:, 0] > 1.0 / 255.0)
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(cv2.reduce(alpha, 0, cv2.REDUCE_MAX)[0] > 1.0 / 255.0)
+    height, width = alpha.shape
+    return (max(0, rows[0] - radius), min(height, rows[-1] + radius + 1),
+            max(0, cols[0] - radius), min(width, cols[-1] + radius + 1))
+
+
+def _blur_fusion(frame: np.ndarray, alpha: np.ndarray, radius: int) -> np.ndarray:
+    """Blur-fusion foreground of one region, uint8."""
+    image = frame.astype(np.float32) / 255.0
+    a = np.ascontiguousarray(alpha, dtype=np.float32)[..., None]
+    fg, bg = image, image
+    for r in (radius, FINE_RADIUS):
+        fg, bg = _blur_fusion_step(image, fg, bg, a, r)
+    return np.clip(fg * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
 def _blur_fusion_step(image, fg, bg, a, r):

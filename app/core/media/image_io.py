@@ -22,13 +22,27 @@ SUPPORTED_FORMATS = {"JPEG", "PNG", "BMP", "WEBP", "TIFF", "GIF", "MPO"}
 SUPPORTED_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
 
 
+# Our own pixel limit (InputLimits.max_pixels, checked on the header) replaces
+# Pillow's global one: Pillow's would call an allowed large photo a
+# "decompression bomb" (an error we would report as a corrupt file) and lets
+# through, with a mere warning, sizes our limit refuses.
+Image.MAX_IMAGE_PIXELS = None
+
+DEFAULT_MAX_PIXELS = 50_000_000  # a 50 MP photo (8660x5773) peaks at about 2.5 GB (README, Still images)
+
+
 @dataclass(frozen=True)
 class InputLimits:
-    """Explicit limits on input images; every bound is a user setting."""
+    """Explicit limits on input images; every bound is a user setting.
+
+    ``max_pixels`` bounds memory: decoding and matting need memory in
+    proportion to width×height, whatever the file's size in bytes.
+    """
 
     min_side: int = 32
     max_side: int = 8192
     max_file_bytes: int = 50 * 1024 * 1024
+    max_pixels: int = DEFAULT_MAX_PIXELS
 
     def check_size(self, width: int, height: int, path: str | None = None) -> None:
         """Raises ImageTooSmallError / ImageTooLargeError for a frame outside the limits."""
@@ -40,6 +54,12 @@ class InputLimits:
         if max(width, height) > self.max_side:
             raise ImageTooLargeError(
                 f"image is {width}x{height}; each side must be at most {self.max_side} px",
+                path=path,
+            )
+        if width * height > self.max_pixels:
+            raise ImageTooLargeError(
+                f"image is {width}x{height} = {width * height / 1e6:.1f} MP; the limit is "
+                f"{self.max_pixels / 1e6:g} MP (--max-pixels)",
                 path=path,
             )
 
@@ -79,10 +99,13 @@ def decode_image(data: bytes, limits: InputLimits = InputLimits(), name: str = "
     return _decode(io.BytesIO(data), name, limits)
 
 
+MB = 1024 * 1024  # the unit of --max-file-mb: the message speaks the same MB as the option
+
+
 def _check_bytes(size: int, limits: InputLimits, name: str) -> None:
     if size > limits.max_file_bytes:
         raise FileTooLargeError(
-            f"file is {size / 1e6:.1f} MB; the limit is {limits.max_file_bytes / 1e6:.1f} MB",
+            f"file is {size / MB:.1f} MB; the limit is {limits.max_file_bytes / MB:g} MB (--max-file-mb)",
             path=name,
         )
 
@@ -108,7 +131,11 @@ def _decode(source: str | os.PathLike[str] | io.BytesIO, name: str, limits: Inpu
         raise UnsupportedFormatError(
             "not a supported image (JPEG, PNG, BMP, WebP, TIFF or GIF)", path=name
         ) from exc
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError as exc:  # only with a caller's own Pillow limit: still "too large"
+        raise ImageTooLargeError(f"image is too large to decode safely ({exc})", path=name) from exc
+    except MemoryError as exc:
+        raise ImageTooLargeError("not enough memory to decode this image; lower --max-pixels", path=name) from exc
+    except (OSError, SyntaxError, ValueError) as exc:
         raise UnreadableImageError(f"file is corrupt or truncated ({exc})", path=name) from exc
 
 

@@ -237,6 +237,7 @@ class VideoFileSource(_Closeable):
         self._stream = self._container.streams.video[0]
         self._stream.thread_type = "AUTO"  # frame threads: decoding is off the critical path
         self._seek_to: float | None = None
+        self.damaged = 0  # packets the decoder rejected and that were skipped
 
     @property
     def fps(self) -> float:
@@ -276,14 +277,26 @@ class VideoFileSource(_Closeable):
         self._seek_to = None
         if target is not None:
             self._container.seek(int(target / base) + start, stream=self._stream, backward=True)
+        decoded = 0
         try:
-            for av_frame in self._container.decode(self._stream):
-                ts = float((av_frame.pts - start) * base) if av_frame.pts is not None else 0.0
-                if target is not None and ts < target - 1e-6:
+            for packet in self._container.demux(self._stream):
+                try:
+                    frames = packet.decode()
+                except av.FFmpegError as exc:
+                    if not is_decode_error(exc):
+                        raise
+                    self.damaged += 1  # one damaged packet costs its frame, not the whole clip
                     continue
-                yield Frame(av_frame_to_rgb(av_frame), ts)
+                for av_frame in frames:
+                    decoded += 1
+                    ts = float((av_frame.pts - start) * base) if av_frame.pts is not None else 0.0
+                    if target is not None and ts < target - 1e-6:
+                        continue
+                    yield Frame(av_frame_to_rgb(av_frame), ts)
         except av.FFmpegError as exc:
             raise UnreadableVideoError(f"decoding failed ({exc})", path=str(self.path)) from exc
+        if decoded == 0 and self.damaged:
+            raise UnreadableVideoError(f"no frame could be decoded ({self.damaged} damaged packets)", path=str(self.path))
 
     def _release(self) -> None:
         container = getattr(self, "_container", None)
@@ -329,9 +342,57 @@ class LoopingVideoSource:
         self.close()
 
 
+def is_decode_error(exc: Exception) -> bool:
+    """Whether a PyAV error is a damaged input the decoder rejected (skip the packet), not a broken
+    file, encoder or disk."""
+    import av
+
+    return isinstance(exc, (av.InvalidDataError, av.error.PatchWelcomeError, av.error.BugError,
+                            av.error.UndefinedError))
+
+
 def av_frame_to_rgb(av_frame: Any) -> np.ndarray:
-    """PyAV video frame -> H×W×3 uint8 RGB, C-contiguous."""
-    return np.ascontiguousarray(av_frame.to_ndarray(format="rgb24"))
+    """PyAV video frame -> H×W×3 uint8 RGB, C-contiguous, upright.
+
+    Phone clips store the sensor's picture plus a display matrix ("rotate 90");
+    players turn it, so the model and every output must see it turned too.
+    """
+    image = av_frame.to_ndarray(format="rgb24")
+    turns = frame_quarter_turns(av_frame)
+    if turns:
+        image = np.rot90(image, turns)  # counter-clockwise, as the display matrix says
+    return np.ascontiguousarray(image)
+
+
+def frame_quarter_turns(av_frame: Any) -> int:
+    """Counter-clockwise quarter turns (0-3) the frame's display matrix asks for."""
+    try:
+        degrees = int(getattr(av_frame, "rotation", 0) or 0)
+    except (TypeError, ValueError):  # a malformed matrix: show the frame as stored
+        return 0
+    return round(degrees / 90) % 4
+
+
+def video_quarter_turns(path: str | Path) -> int:
+    """The display rotation of a clip's first video frame (0 when none or unreadable).
+
+    PyAV exposes the display matrix on decoded frames only, and an encoder
+    needs the upright size before the first frame: so peek at it separately.
+    """
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            for frame in container.decode(video=0):
+                return frame_quarter_turns(frame)
+    except (OSError, av.FFmpegError):  # the real decode reports what is wrong
+        return 0
+    return 0
+
+
+def upright_size(width: int, height: int, turns: int) -> tuple[int, int]:
+    """The frame size after ``turns`` quarter turns."""
+    return (height, width) if turns % 2 else (width, height)
 
 
 # ---------------------------------------------------------------- images

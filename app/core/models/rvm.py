@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 import cv2
@@ -24,12 +25,35 @@ STATE_INPUTS = ("r1i", "r2i", "r3i", "r4i")
 STATE_OUTPUTS = ("r1o", "r2o", "r3o", "r4o")
 
 
+# The model's internal (downsampled) frame must be at least 3 px on its short side: its fast
+# guided filter runs a 3x3 box filter there, and ONNX Runtime rejects a 2-px input
+# ("Invalid input shape: {2,480}", measured on the shared weights). 8 px leaves room for the
+# model's own rounding and keeps a matte that is more than a smear.
+MIN_INTERNAL_SIDE = 8
+# RVM's refiner works at the full size it is given, with a dozen float32 planes: a 50 MP photo
+# peaked at 8.9 GB. Above this many pixels the model gets a reduced copy (same internal
+# resolution) and its matte and colours are scaled back up. 8.4 MP keeps 4K UHD video
+# (8.3 MP) on the full-size path.
+MAX_WORK_PIXELS = 8_400_000
+
+
 def auto_downsample_ratio(width: int, height: int, target_long_side: int = 480) -> float:
     """Ratio that brings the long side to about ``target_long_side`` px (never above 1).
 
     1280x720 -> 0.375 and 1920x1080 -> 0.25, as RVM's authors recommend.
     """
     return round(min(1.0, target_long_side / max(width, height)), 4)
+
+
+def valid_ratio(ratio: float, width: int, height: int) -> float:
+    """``ratio``, raised where needed so the internal short side is at least MIN_INTERNAL_SIDE px.
+
+    Extreme strips (8192x40) and tiny ratios (0.005) would otherwise give the
+    model a frame its box filter cannot take. A frame whose own short side is
+    below the minimum runs at ratio 1 (and is padded by ``infer``).
+    """
+    floor = min(1.0, math.ceil(MIN_INTERNAL_SIDE / max(1, min(width, height)) * 1e4) / 1e4)
+    return max(ratio, floor)
 
 
 @register_adapter("rvm")
@@ -70,6 +94,7 @@ class RobustVideoMatting:
         io_binding: bool = False,
         content_aware: bool = False,
         person_crop: bool = False,
+        max_work_pixels: int = MAX_WORK_PIXELS,
     ) -> None:
         self.session = session
         self.name = spec.name
@@ -78,6 +103,7 @@ class RobustVideoMatting:
         self.dtype = np.float16 if input_dtype(session, "src") == "float16" else np.float32
         self.downsample_ratio = downsample_ratio
         self.work_long_side = work_long_side
+        self.max_work_pixels = max_work_pixels
         self.content_aware = content_aware
         self._portrait = False  # content-aware: the last matte was a close-up
         self._crop = PersonCrop() if person_crop else None
@@ -104,10 +130,11 @@ class RobustVideoMatting:
             self._binding.reset(zeros)
 
     def ratio_for(self, width: int, height: int) -> float:
+        """The ratio used for a width×height frame: the setting or the automatic one, made valid."""
         if self._ratio is not None:
-            return self._ratio
+            return valid_ratio(self._ratio, width, height)
         target = PORTRAIT_LONG_SIDE if self.content_aware and self._portrait else self.target_long_side
-        return auto_downsample_ratio(width, height, target)
+        return valid_ratio(auto_downsample_ratio(width, height, target), width, height)
 
     def _update_content(self, alpha: np.ndarray) -> None:
         """Close-up or not, from the share of pixels the person covers in ``alpha`` (at the model's size: cheap)."""
@@ -121,7 +148,8 @@ class RobustVideoMatting:
         height, width = frame.shape[:2]
         ratio = self.ratio_for(width, height)
         t0 = time.perf_counter()
-        work, work_ratio = self._work_frame(frame, ratio)
+        padded = _pad_to_min(frame)
+        work, work_ratio = self._work_frame(padded, ratio)
         box = self._crop.box if self._crop is not None else None
         key = (width, height, ratio, box)
         if self._key != key:
@@ -152,11 +180,15 @@ class RobustVideoMatting:
             self._update_content(alpha)
         if self._crop is not None:
             self._crop.update(alpha)
-        if work is not frame:
+        if work is not padded:
             # bilinear, not guided: RVM's own refiner already fitted the edges at the work size
             # (a guided filter fitted again smooths them: 2.5x the edge error on the portraits)
-            alpha = cv2.resize(alpha, (width, height), interpolation=cv2.INTER_LINEAR)
-            foreground = cv2.resize(foreground, (width, height), interpolation=cv2.INTER_LINEAR)
+            size = (padded.shape[1], padded.shape[0])
+            alpha = cv2.resize(alpha, size, interpolation=cv2.INTER_LINEAR)
+            foreground = cv2.resize(foreground, size, interpolation=cv2.INTER_LINEAR)
+        if padded is not frame:  # cut the edge padding off again
+            alpha = np.ascontiguousarray(alpha[:height, :width])
+            foreground = np.ascontiguousarray(foreground[:height, :width])
         t3 = time.perf_counter()
         return MattingOutput(
             alpha,
@@ -167,14 +199,26 @@ class RobustVideoMatting:
     def _work_frame(self, frame: np.ndarray, ratio: float) -> tuple[np.ndarray, float]:
         """The frame the model sees and its ratio: same internal resolution, less full-size work."""
         height, width = frame.shape[:2]
-        if not self.work_long_side or max(width, height) <= self.work_long_side:
+        long_side = self._work_long_side(width, height)
+        if max(width, height) <= long_side:
             return frame, ratio
-        work_w, work_h = fit_size(width, height, self.work_long_side)
+        work_w, work_h = fit_size(width, height, long_side)
         work_ratio = min(1.0, ratio * max(width, height) / max(work_w, work_h))
         if work_ratio >= 1.0:
             # the internal resolution is the work frame itself: grow the work frame to keep it
             work_w, work_h = fit_size(width, height, round(ratio * max(width, height)))
         return cv2.resize(frame, (work_w, work_h), interpolation=cv2.INTER_AREA), work_ratio
+
+
+    def _work_long_side(self, width: int, height: int) -> int:
+        """The long side of the frame the model is given: the live setting, capped by ``max_work_pixels``."""
+        long_side = self.work_long_side or max(width, height)
+        if width * height > self.max_work_pixels:
+            capped = int(max(width, height) * math.sqrt(self.max_work_pixels / (width * height)))
+            while capped > 1 and math.prod(fit_size(width, height, capped)) > self.max_work_pixels:
+                capped -= 1  # fit_size rounds the short side: stay within the cap
+            long_side = min(long_side, capped)
+        return long_side
 
 
 class _StateBinding:
@@ -220,6 +264,15 @@ def _paste(alpha: np.ndarray, foreground: np.ndarray, work: np.ndarray, box: tup
     full_foreground = work.copy()
     full_foreground[y0:y1, x0:x1] = foreground
     return full_alpha, full_foreground
+
+
+def _pad_to_min(frame: np.ndarray) -> np.ndarray:
+    """A frame thinner than MIN_INTERNAL_SIDE, edge-extended to it (``infer`` crops the result back)."""
+    height, width = frame.shape[:2]
+    if min(height, width) >= MIN_INTERNAL_SIDE:
+        return frame
+    bottom, right = max(0, MIN_INTERNAL_SIDE - height), max(0, MIN_INTERNAL_SIDE - width)
+    return cv2.copyMakeBorder(frame, 0, bottom, 0, right, cv2.BORDER_REPLICATE)
 
 
 def _chw_to_rgb8(chw: np.ndarray) -> np.ndarray:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import tempfile
 import threading
 import time
@@ -29,9 +30,11 @@ import numpy as np
 from app.core.imaging.compose import BackgroundRenderer, composite, cover_fit, parse_background, to_rgba, alpha_to_u8
 from app.core.errors import ExportCancelledError, ExportError, OutputExistsError, SettingsError, UnreadableVideoError
 from app.core.matting.results import FrameResult
-from app.core.media.sources import VIDEO_SUFFIXES, Frame, VideoFileSource, av_frame_to_rgb
+from app.core.media.sources import (
+    VIDEO_SUFFIXES, Frame, VideoFileSource, av_frame_to_rgb, is_decode_error, upright_size, video_quarter_turns,
+)
 from app.core.matting.stream import StreamPipeline
-from app.core.media.writers import encode_png, publish
+from app.core.media.writers import DISK_FULL_ERRNOS, encode_png, export_error, make_folder, new_folder_mode, publish, temp_file_for
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,7 @@ class ExportReport:
     seconds: float
     audio: str  # "copied <codec>", "re-encoded <from> -> <to>", "none" or "not kept (...)"
     size: tuple[int, int]
+    warnings: tuple[str, ...] = ()  # damaged packets skipped, fewer frames than announced
 
     @property
     def fps(self) -> float:
@@ -247,6 +251,8 @@ def export_video(
     fmt = format_for(output_path, options.format)
     if output_path.exists() and not options.overwrite:
         raise OutputExistsError("already exists; pass --overwrite to replace it", path=str(output_path))
+    if output_path.exists() and fmt.container is None:
+        check_replaceable_sequence(output_path)  # refuse before any work, not after the whole clip
     background = make_background(options.background) if fmt.content == "composite" else None
     try:
         source = av.open(str(input_path))
@@ -263,26 +269,46 @@ def export_video(
             sink.discard()
             raise
         sink.publish()
-        return ExportReport(sink.final, fmt.name, *report)
+        frames, seconds, audio_note, size, notes = report
+        return ExportReport(sink.final, fmt.name, frames, seconds, audio_note, size, tuple(notes))
     finally:
         source.close()
         if isinstance(background, VideoBackground):
             background.close()
 
 
-def _transcode(source, sink, pipeline, fmt, background, options, stop, progress) -> tuple[int, float, str, tuple[int, int]]:
+@dataclass
+class _DecodeStats:
+    """What the decode could not read, for the user's summary."""
+
+    damaged: int = 0  # packets the decoder rejected (their frames are skipped)
+    announced: int = 0  # frames the container's index announces (0: unknown)
+    first_error: str = ""
+
+    def notes(self, frames: int) -> list[str]:
+        notes = []
+        if self.damaged:
+            notes.append(f"{self.damaged} damaged packet(s) skipped ({self.first_error})")
+        if self.announced and frames < self.announced:
+            notes.append(f"read {frames} of the {self.announced} frames the file announces "
+                         "(damaged or truncated file)")
+        return notes
+
+
+def _transcode(source, sink, pipeline, fmt, background, options, stop, progress) -> tuple[int, float, str, tuple[int, int], list[str]]:
     import av
 
     video = source.streams.video[0]
     video.thread_type = "AUTO"
     audio = source.streams.audio[0] if source.streams.audio and options.keep_audio else None
     audio_note = "none" if not source.streams.audio else "not kept (--no-audio)"
-    sink.open_video(video)
+    sink.open_video(video, video_quarter_turns(source.name))
     if audio is not None:
         audio_note = sink.add_audio(audio)
         if audio_note.startswith("not kept"):
             audio = None
-    total = int(video.frames or 0)
+    stats = _DecodeStats(announced=int(video.frames or 0))
+    total = stats.announced
     if not total and video.duration and video.average_rate:
         total = round(float(video.duration * video.time_base * video.average_rate))
     started = time.perf_counter()
@@ -293,9 +319,10 @@ def _transcode(source, sink, pipeline, fmt, background, options, stop, progress)
     try:
         for packet in source.demux(streams):
             if audio is not None and packet.stream.index == audio.index:
-                sink.write_audio(packet)
+                _guarded(lambda: sink.write_audio(packet), stats)
                 continue
-            for av_frame in packet.decode():
+            decoded = _guarded(packet.decode, stats) or ()
+            for av_frame in decoded:
                 if stop is not None and stop.is_set():
                     raise ExportCancelledError("export cancelled; no file was written", path=str(sink.final))
                 image = av_frame_to_rgb(av_frame)
@@ -309,25 +336,55 @@ def _transcode(source, sink, pipeline, fmt, background, options, stop, progress)
                 frames += 1
                 if progress is not None:
                     progress(ExportProgress(frames, total, time.perf_counter() - started))
+        if frames == 0:
+            raise UnreadableVideoError(f"no frame could be decoded{_why(stats)}", path=str(source.name))
         sink.finish()
+    except OSError as exc:  # PyAV's errors with an errno are OSErrors too: a full disk is one
+        if isinstance(exc, av.FFmpegError) and exc.errno not in DISK_FULL_ERRNOS:
+            raise ExportError(f"encoding failed ({exc})", path=str(sink.final)) from exc
+        raise export_error(exc, sink.final) from exc
     except av.FFmpegError as exc:
         raise ExportError(f"encoding failed ({exc})", path=str(sink.final)) from exc
-    if frames == 0:
-        raise UnreadableVideoError("no frames could be decoded", path=str(source.name))
-    return frames, time.perf_counter() - started, audio_note, size
+    return frames, time.perf_counter() - started, audio_note, size, stats.notes(frames)
+
+
+def _guarded(step: Callable[[], Any], stats: _DecodeStats) -> Any:
+    """Runs one packet's decode; a damaged packet is counted and skipped (writing errors still raise)."""
+    import av
+
+    try:
+        return step()
+    except av.FFmpegError as exc:
+        if not is_decode_error(exc):
+            raise
+        stats.damaged += 1
+        stats.first_error = stats.first_error or str(exc).split(";")[0][:120]
+        return None
+
+
+def _why(stats: _DecodeStats) -> str:
+    return f" ({stats.damaged} damaged packet(s): {stats.first_error})" if stats.damaged else ""
 
 
 def _temp_sibling(path: Path, *, directory: bool) -> Path:
-    """A hidden temporary next to ``path`` (same filesystem, so the final rename is atomic)."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if directory:
-            return Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent))
-        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    """A hidden temporary next to ``path`` (same filesystem, so the final rename is atomic).
+
+    Its permissions are the final ones: the umask's default, or a replaced file's own mode.
+
+    Raises:
+        ExportError: the folder cannot be created or written.
+    """
+    if not directory:
+        fd, tmp = temp_file_for(path)
         os.close(fd)
-        return Path(name)
+        return tmp
+    make_folder(path.parent)
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent))
     except OSError as exc:
-        raise ExportError(f"cannot write here ({exc.strerror or exc})", path=str(path)) from exc
+        raise export_error(exc, path) from exc
+    os.chmod(tmp, new_folder_mode())  # mkdtemp makes 0700 whatever the umask
+    return tmp
 
 
 class _ContainerSink:
@@ -350,7 +407,9 @@ class _ContainerSink:
     def add_audio(self, stream: Any) -> str:
         import av
 
-        name = stream.codec_context.name
+        # the codec family (mp3), not the decoder's name (mp3float): one family, many decoders
+        codec = stream.codec_context.codec
+        name = getattr(codec, "canonical_name", None) or stream.codec_context.name
         if name in self.fmt.audio_copy:
             self.audio = self.out.add_stream_from_template(stream)
             self._audio_copy = True
@@ -378,10 +437,11 @@ class _ContainerSink:
             for resampled in self._resampler.resample(frame):
                 self.out.mux(self.audio.encode(resampled))
 
-    def open_video(self, source: Any) -> None:
-        """Adds the video stream; must come before any audio packet is muxed (the header lists all streams)."""
+    def open_video(self, source: Any, turns: int = 0) -> None:
+        """Adds the video stream (upright after ``turns`` quarter turns); must come before any audio
+        packet is muxed (the header lists all streams)."""
         fmt = self.fmt
-        width, height = source.codec_context.width, source.codec_context.height
+        width, height = upright_size(source.codec_context.width, source.codec_context.height, turns)
         if self._even:  # 4:2:0 needs even sides: drop the odd last row/column rather than rescale
             width, height = width - width % 2, height - height % 2
         rate = source.average_rate or source.guessed_rate or Fraction(30)
@@ -395,10 +455,10 @@ class _ContainerSink:
         if self.options.crf is not None and "crf" in options:
             options["crf"] = str(self.options.crf)
         self.video.codec_context.options = options
-        if not fmt.pix_fmt.startswith("yuva444p10"):
-            # tag what the pixels are, so players do not guess between BT.601 and BT.709
-            cc = self.video.codec_context
-            cc.colorspace, cc.color_primaries, cc.color_trc, cc.color_range = 1, 1, 1, 1
+        # tag what the pixels are (BT.709, limited range), so players and editors do not guess
+        # between BT.601 and BT.709; write_video converts with the same matrix
+        cc = self.video.codec_context
+        cc.colorspace, cc.color_primaries, cc.color_trc, cc.color_range = 1, 1, 1, 1
 
     def write_video(self, image: np.ndarray, pts: int | None, source: Any, index: int) -> tuple[int, int]:
         import av
@@ -410,8 +470,9 @@ class _ContainerSink:
         image = image[:height, :width]
         layout = {2: "gray", 3: "rgb24", 4: "rgba"}[image.ndim if image.ndim == 2 else image.shape[2]]
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format=layout)
-        if self.fmt.pix_fmt != "yuva444p10le":
-            frame = frame.reformat(format=self.fmt.pix_fmt, dst_colorspace=Colorspace.ITU709)
+        # our own RGB -> YUV with the matrix the stream is tagged with (the encoder's implicit
+        # conversion would use BT.601)
+        frame = frame.reformat(format=self.fmt.pix_fmt, dst_colorspace=Colorspace.ITU709)
         frame.pts = pts if pts is not None else index
         frame.time_base = source.time_base
         self.out.mux(self.video.encode(frame))
@@ -439,17 +500,26 @@ class _ContainerSink:
             self.tmp.unlink(missing_ok=True)
 
 
+SEQUENCE_LISTING = "timing.json"  # names every file a PNG export wrote: what --overwrite may delete
+_WRITER_TAG = "livematte video"
+
+
 class _PngSequenceSink:
-    """A folder of RGBA PNGs (frame_000001.png ...) plus timing.json with each frame's timestamp."""
+    """A folder of RGBA PNGs (frame_000001.png ...) plus timing.json with each frame's timestamp.
+
+    timing.json also lists the frame files, so a later ``--overwrite`` deletes
+    exactly what this program wrote and refuses a folder holding anything else.
+    """
 
     def __init__(self, final: Path, options: ExportOptions) -> None:
         self.final, self.options = final, options
         self.tmp = _temp_sibling(final, directory=True)
         self.timestamps: list[float] = []
+        self.names: list[str] = []
         self._time_base: Fraction | None = None
         self._size = (0, 0)
 
-    def open_video(self, source: Any) -> None:
+    def open_video(self, source: Any, turns: int = 0) -> None:
         """Nothing to set up: each frame is its own file."""
 
     def add_audio(self, stream: Any) -> str:
@@ -459,8 +529,12 @@ class _PngSequenceSink:
         raise AssertionError("no audio stream is demuxed for a PNG sequence")
 
     def write_video(self, image: np.ndarray, pts: int | None, source: Any, index: int) -> tuple[int, int]:
-        name = self.tmp / f"frame_{index + 1:06d}.png"
-        name.write_bytes(encode_png(image))
+        name = f"frame_{index + 1:06d}.png"
+        try:
+            (self.tmp / name).write_bytes(encode_png(image))
+        except OSError as exc:
+            raise export_error(exc, self.final) from exc
+        self.names.append(name)
         base = source.time_base
         start = source.start_time or 0
         self.timestamps.append(float((pts - start) * base) if pts is not None else index / float(source.average_rate or 30))
@@ -472,8 +546,11 @@ class _PngSequenceSink:
     def finish(self) -> None:
         rate = self._time_base
         info = {"fps": float(rate) if rate else None, "fps_fraction": str(rate) if rate else None,
-                "timestamps": self.timestamps}
-        (self.tmp / "timing.json").write_text(json.dumps(info) + "\n", encoding="utf-8")
+                "timestamps": self.timestamps, "written_by": _WRITER_TAG, "frames": self.names}
+        try:
+            (self.tmp / SEQUENCE_LISTING).write_text(json.dumps(info) + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise export_error(exc, self.final) from exc
 
     def discard(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)
@@ -481,22 +558,67 @@ class _PngSequenceSink:
     def publish(self) -> None:
         final = self.final
         try:
-            if final.exists():
+            if final.exists() or final.is_symlink():
                 if not self.options.overwrite:
                     raise OutputExistsError("already exists; pass --overwrite to replace it", path=str(final))
+                os.chmod(self.tmp, stat.S_IMODE(final.stat().st_mode))  # a replaced folder keeps its mode
                 _remove_old_sequence(final)
             os.rename(self.tmp, final)
         except OSError as exc:
-            raise ExportError(f"cannot write ({exc.strerror or exc})", path=str(final)) from exc
+            raise export_error(exc, final) from exc
         finally:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+def check_replaceable_sequence(folder: Path) -> list[Path]:
+    """The files a previous PNG export wrote in ``folder``: all of them, and nothing else, may go.
+
+    An empty folder gives []. Anything this program did not list in its
+    timing.json (the user's own PNGs, sub-folders, a listing of another
+    program) makes the folder irreplaceable.
+
+    Raises:
+        OutputExistsError: ``folder`` is not a folder, or holds files this program did not write.
+    """
+    if folder.is_symlink() or not folder.is_dir():
+        raise OutputExistsError("exists and is not a folder this program wrote; choose a new folder", path=str(folder))
+    present = {p.name for p in folder.iterdir()}
+    if not present:
+        return []
+    listed = _listed_files(folder)
+    foreign = sorted(present - (listed or set()))
+    if listed is None or foreign:
+        example = foreign[0] if foreign else SEQUENCE_LISTING
+        raise OutputExistsError(
+            f"holds files this program did not write ({example}{' ...' if len(foreign) > 1 else ''}); "
+            "nothing was deleted: choose an empty or new folder", path=str(folder))
+    return [folder / name for name in sorted(present)]
+
+
+def _listed_files(folder: Path) -> set[str] | None:
+    """Names listed in the folder's timing.json (older exports: frame_000001.png ... one per timestamp).
+
+    None when there is no listing of ours.
+    """
+    try:
+        info = json.loads((folder / SEQUENCE_LISTING).read_text(encoding="utf-8"))
+        timestamps = info["timestamps"]
+        names = info.get("frames")
+        if names is None:  # written before the listing existed: exactly the numbered frames
+            names = [f"frame_{i:06d}.png" for i in range(1, len(timestamps) + 1)]
+        if not all(isinstance(n, str) and n.startswith("frame_") and n.endswith(".png") and "/" not in n for n in names):
+            return None
+        return {*names, SEQUENCE_LISTING}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
 def _remove_old_sequence(folder: Path) -> None:
-    """Replaces only a folder that holds nothing but a previous PNG export (never a user's other files)."""
-    if not folder.is_dir():
-        raise OutputExistsError("exists and is not a folder", path=str(folder))
-    foreign = [p.name for p in folder.iterdir() if not (p.suffix == ".png" or p.name == "timing.json")]
-    if foreign:
-        raise OutputExistsError(f"holds other files ({foreign[0]} ...); choose an empty or new folder", path=str(folder))
-    shutil.rmtree(folder)
+    """Deletes a previous PNG export (only the files it listed), then the empty folder.
+
+    Raises:
+        OutputExistsError: the folder holds anything else.
+    """
+    for path in check_replaceable_sequence(folder):
+        path.unlink()
+    folder.rmdir()

@@ -114,3 +114,20 @@ def test_wide_blur_is_computed_small_and_stays_close_to_the_full_size_blur():
     exact = _normalised_blur(frame, alpha, 25)
     assert fast.shape == frame.shape and fast.dtype == np.uint8
     assert np.abs(fast.astype(int) - exact.astype(int)).mean() < 2.0
+
+
+def test_banded_compositing_matches_the_one_pass_formula(monkeypatch):
+    import app.core.imaging.compose as compose
+
+    rng = np.random.default_rng(1)
+    fg = rng.integers(0, 256, (301, 203, 3), dtype=np.uint8)
+    bg = rng.integers(0, 256, (301, 203, 3), dtype=np.uint8)
+    alpha = rng.random((301, 203), dtype=np.float32)
+    alpha[0, 0], alpha[1, 1] = -0.2, 1.3  # out of range values clip
+    one_pass = cv2.blendLinear(fg, bg, alpha, 1.0 - alpha)
+    u8 = np.rint(np.clip(alpha, 0, 1) * 255).astype(np.uint8)
+    monkeypatch.setattr(compose, "BAND_PIXELS", 1000)  # many bands
+    assert np.array_equal(compose.composite(fg, alpha, bg), one_pass)
+    assert np.array_equal(compose.alpha_to_u8(alpha), u8)
+    rgba = compose.to_rgba(fg, alpha)
+    assert np.array_equal(rgba[..., :3], fg) and np.array_equal(rgba[..., 3], u8)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from app.core.imaging.refine import estimate_foreground, fit_size, guided_upsample, hard_alpha
@@ -38,3 +39,16 @@ def test_guided_upsample_size_and_range():
 def test_hard_alpha_and_fit_size():
     assert (hard_alpha(np.array([0.2, 0.5, 0.7], np.float32)) == [0, 1, 1]).all()
     assert fit_size(1920, 1080, 640) == (640, 360) and fit_size(100, 50, 640) == (100, 50)
+
+
+def test_foreground_estimate_in_bands_equals_one_pass(monkeypatch):
+    """Bounded memory: the banded blur-fusion gives exactly the numbers of one pass over the box."""
+    import app.core.imaging.refine as refine
+
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 255, (500, 360, 3), dtype=np.uint8)
+    alpha = np.zeros((500, 360), np.float32)
+    alpha[100:450, 80:300] = cv2.GaussianBlur(rng.random((350, 220)).astype(np.float32), (0, 0), 5)
+    one_pass = refine.estimate_foreground(frame, alpha)
+    monkeypatch.setattr(refine, "BAND_PIXELS", 5000)  # bands of ~20 rows, narrower than the blurs
+    assert np.array_equal(refine.estimate_foreground(frame, alpha), one_pass)

@@ -43,3 +43,27 @@ def test_parse_outputs():
     assert parse_outputs("all") == ("alpha", "rgba", "composite", "json")
     with pytest.raises(SettingsError):
         parse_outputs("alpha,mask")
+
+
+def test_same_stem_in_different_folders_gets_one_result_set_each(tmp_path):
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        _images(tmp_path / folder, ["shot.png"])
+    _images(tmp_path / "a", ["shot.jpg"])  # same folder, other format: the extension tells them apart
+    items = expand_inputs([str(tmp_path / "a" / "shot.png"), str(tmp_path / "b" / "shot.png"), str(tmp_path / "a" / "shot.jpg")])
+    out = tmp_path / "out"
+    jobs = plan_jobs(items, out, ("alpha", "json"))
+    paths = [p for job in jobs for p in job.outputs.values()]
+    assert len(set(paths)) == len(paths)
+    assert jobs[0].outputs["alpha"] == out / "a" / "shot_png.alpha.png"
+    assert jobs[1].outputs["alpha"] == out / "b" / "shot.alpha.png"
+    assert jobs[2].outputs["json"] == out / "a" / "shot_jpg.json"
+
+
+def test_recursive_folders_keep_their_sub_folders(tmp_path):
+    (tmp_path / "in" / "x").mkdir(parents=True)
+    _images(tmp_path / "in", ["shot.png"])
+    _images(tmp_path / "in" / "x", ["shot.png", "other.png"])
+    jobs = plan_jobs(expand_inputs([str(tmp_path / "in")], recursive=True), tmp_path / "out", ("alpha",))
+    names = sorted(str(job.outputs["alpha"].relative_to(tmp_path / "out")) for job in jobs)
+    assert names == ["shot.alpha.png", "x/other.alpha.png", "x/shot.alpha.png"]

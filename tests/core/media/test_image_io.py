@@ -97,3 +97,32 @@ def test_decode_image_from_bytes():
     assert decode_image(buf.getvalue()).shape == (40, 64, 3)
     with pytest.raises(UnsupportedFormatError):
         decode_image(b"garbage")
+
+
+def test_pixel_limit_is_checked_on_the_header_before_decoding(tmp_path):
+    from app.core.errors import ImageTooLargeError
+    from app.core.media.image_io import InputLimits, load_image
+    from tests.hostile import bilevel_bomb_png, header_bomb_png
+
+    lying = header_bomb_png(tmp_path / "lying.png", 8000, 8000)  # decoding it would say "truncated" (exit 3)
+    with pytest.raises(ImageTooLargeError) as info:
+        load_image(lying)
+    assert info.value.exit_code == 6 and "the limit is 50 MP" in str(info.value)
+    bomb = bilevel_bomb_png(tmp_path / "bomb.png", 4000, 3000)  # 12 MP from a few KB
+    with pytest.raises(ImageTooLargeError):
+        load_image(bomb, InputLimits(max_pixels=10_000_000))
+    assert load_image(bomb, InputLimits(max_pixels=12_000_000)).shape == (3000, 4000, 3)
+
+
+def test_pillows_own_limit_never_turns_an_allowed_image_into_corrupt(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from app.core.errors import ImageTooLargeError
+    from app.core.media.image_io import load_image
+
+    assert Image.MAX_IMAGE_PIXELS is None  # ours (InputLimits.max_pixels) replaces it
+    path = tmp_path / "a.png"
+    Image.new("RGB", (200, 200)).save(path)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 10_000)  # another library in the process lowered it
+    with pytest.raises(ImageTooLargeError):  # a "decompression bomb" is too large (6), not corrupt (3)
+        load_image(path)

@@ -168,3 +168,61 @@ def test_rvm_state_makes_real_alpha_steadier(real_models_dir, portraits_dir, tmp
         return float(np.mean([np.abs(a[:, 2:] - b[:, :-2]).mean() for b, a in zip(seq, seq[1:])]))
 
     assert change(alphas[2:]) < 0.8 * change(fresh[2:])
+
+
+def test_prores_is_tagged_bt709_and_converted_with_that_matrix(clip, pipeline, tmp_path):
+    """Editors read untagged HD as BT.709: the stream says BT.709 and its pixels are BT.709."""
+    from av.video.reformatter import Colorspace
+
+    out = tmp_path / "out.mov"
+    export_video(clip, out, pipeline, ExportOptions())
+    with av.open(str(clip)) as source:
+        expected = next(source.decode(video=0)).to_ndarray(format="rgb24").astype(int)
+    with av.open(str(out)) as result:
+        cc = result.streams.video[0].codec_context
+        assert (cc.colorspace, cc.color_primaries, cc.color_trc) == (1, 1, 1)  # BT.709 all three
+        frame = next(result.decode(video=0))
+        as709 = frame.reformat(format="rgb24", src_colorspace=Colorspace.ITU709).to_ndarray().astype(int)
+        as601 = frame.reformat(format="rgb24", src_colorspace=Colorspace.ITU601).to_ndarray().astype(int)
+    person = (slice(40, 100), slice(12, 48))  # the red "person": alpha 1, colours are the frame's own
+    err709 = np.abs(as709[person] - expected[person]).mean()
+    err601 = np.abs(as601[person] - expected[person]).mean()
+    assert err709 < 1.5 and err709 < err601
+
+
+def test_mp3_audio_is_copied_not_reencoded(pipeline, tmp_path):
+    from tests.hostile import mp3_clip
+
+    source = mp3_clip(tmp_path / "mp3.mp4")
+    out = tmp_path / "out.mp4"
+    report = export_video(source, out, pipeline, ExportOptions(background="blue"))
+    assert report.audio == "copied mp3"
+    with av.open(str(out)) as result:
+        assert result.streams.audio[0].codec_context.codec.canonical_name == "mp3"
+
+
+def test_rotated_clip_reads_upright(tmp_path):
+    from app.core.media.sources import VideoFileSource
+    from tests.hostile import marked_frame, rotated_clip
+
+    for degrees, turns in ((90, 1), (-90, 3), (180, 2)):
+        clip = rotated_clip(tmp_path / f"r{degrees}.mp4", degrees, frames=2)
+        with VideoFileSource(clip) as source:
+            image = next(iter(source)).image
+        expected = np.rot90(marked_frame(96, 64), turns)
+        assert image.shape == expected.shape
+        assert np.abs(image.astype(int) - expected).mean() < 6
+
+
+def test_video_source_skips_a_damaged_packet(tmp_path):
+    """The live view and background videos read past a damaged packet too (counted, not fatal)."""
+    from app.core.errors import UnreadableVideoError
+    from app.core.media.sources import VideoFileSource
+    from tests.hostile import damaged_packet_clip
+
+    source = make_clip(tmp_path / "src.mp4", 8, audio=False)
+    with VideoFileSource(damaged_packet_clip(tmp_path / "bad.mp4", source)) as video:
+        assert len(list(video)) == 7 and video.damaged == 1
+    with VideoFileSource(damaged_packet_clip(tmp_path / "junk.mp4", source, bad=set())) as video:
+        with pytest.raises(UnreadableVideoError):
+            list(video)
