@@ -5,6 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from app.core.compose import OPAQUE
+
 
 def fit_size(width: int, height: int, long_side: int) -> tuple[int, int]:
     """(w, h) scaled so the long side is at most ``long_side``, aspect kept."""
@@ -87,7 +89,8 @@ def estimate_foreground(frame: np.ndarray, alpha: np.ndarray, radius: int = 45) 
     foreground and background, so a composite does not carry the old background.
     Two iterations of the blur-fusion estimator, the second with a small radius.
     Only the box around the person is computed: elsewhere alpha is 0 and the
-    colour does not matter.
+    colour does not matter. Where alpha encodes as 255 the photo's colour is
+    kept exactly: there is no background mixed in to remove.
     """
     result = frame.copy()
     ys, xs = np.nonzero(alpha > 1.0 / 255.0)
@@ -101,7 +104,9 @@ def estimate_foreground(frame: np.ndarray, alpha: np.ndarray, radius: int = 45) 
     fg, bg = image, image
     for r in (radius, 6):
         fg, bg = _blur_fusion_step(image, fg, bg, a, r)
-    result[y0:y1, x0:x1] = np.clip(fg * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    estimate = np.clip(fg * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    mixed = a[..., 0] < OPAQUE
+    result[y0:y1, x0:x1][mixed] = estimate[mixed]
     return result
 
 
