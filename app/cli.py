@@ -186,6 +186,19 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-side", type=int, default=8192, help="largest image side in px (default 8192)")
     serve.add_argument("--min-side", type=int, default=32, help="smallest image side in px (default 32)")
     serve.add_argument("--max-pending", type=int, default=8, help="requests in progress at once; more get 'busy' (default 8)")
+    serve.add_argument("--max-megapixels", type=float, default=67.1,
+                       help="pixels one request may decode, all its images together, checked on the image headers "
+                       "before decoding (default 67.1 = 8192x8192)")
+    serve.add_argument("--max-images", type=int, default=8, help="images in one face_parser request (default 8)")
+    serve.add_argument("--lenient", action="store_true",
+                       help="accept what this server can do (the --max-* sizes, every format it reads) instead of "
+                       "each cloud API's documented limits (e.g. SelfieSeg 1024 px, Face++ 4096 px and JPG/PNG)")
+    serve.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                       help="also answer requests for this Host name (repeatable; '*' = any). Default: localhost, "
+                       "127.0.0.1, [::1] and the --host address (guards against DNS rebinding)")
+    serve.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
+                       help="let web pages from this origin (e.g. http://localhost:3000) call the service, with CORS "
+                       "(repeatable; '*' = any page). Default: browser requests from other pages are refused")
     _add_model_options(serve)
     serve.set_defaults(run=cmd_serve)
 
@@ -656,12 +669,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from app.core.image_io import InputLimits
     from app.core.models import SessionConfig
     from app.service.app import create_app
+    from app.service.browser import BrowserPolicy
     from app.service.engine import ServiceLimits, load_engine
 
     api_key = args.api_key or os.environ.get("LIVEMATTE_API_KEY") or None
     try:
         image = InputLimits(args.min_side, args.max_side, int(args.max_file_mb * 1024 * 1024))
-        limits = ServiceLimits(int(args.max_request_mb * 1024 * 1024), image, args.max_pending)
+        limits = ServiceLimits(int(args.max_request_mb * 1024 * 1024), image, args.max_pending,
+                               int(args.max_megapixels * 1e6), args.max_images, args.lenient)
     except ValueError as exc:
         raise SettingsError(str(exc)) from exc
     if not _is_loopback(args.host) and not api_key:
@@ -670,7 +685,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     engine = load_engine(args.model, args.models_dir, SessionConfig(args.provider, args.threads), limits, api_key)
     print(f"livematte: serving model {engine.model_name} ({engine.provider}) on http://{args.host}:{args.port} "
           f"(docs: /docs){'; API key required' if api_key else ''}", file=sys.stderr)
-    uvicorn.run(create_app(engine), host=args.host, port=args.port, log_level="debug" if args.verbose else "warning")
+    policy = BrowserPolicy(args.host, tuple(args.allow_host), tuple(args.allow_origin))
+    uvicorn.run(create_app(engine, policy), host=args.host, port=args.port,
+                log_level="debug" if args.verbose else "warning")
     return 0
 
 
