@@ -74,21 +74,28 @@ class BodyLimitMiddleware:
             await self._refuse(scope, receive, send, path)
             return
         seen = 0
-        started = False
+        started = exceeded = replaced = False
 
         async def counting_receive():
-            nonlocal seen
+            nonlocal seen, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
+                    exceeded = True
                     raise _TooLarge()
             return message
 
         async def tracking_send(message):
-            nonlocal started
+            nonlocal started, replaced
+            if replaced:
+                return
             if message["type"] == "http.response.start":
                 started = True
+                if exceeded:  # a parser caught our signal and answered 400: the 413 is the truth
+                    replaced = True
+                    await self._refuse(scope, receive, send, path)
+                    return
             await send(message)
 
         try:

@@ -42,3 +42,48 @@ def running_server(app: FastAPI) -> Iterator[str]:
         server.should_exit = True
         thread.join(timeout=30)
         sock.close()
+
+
+def encode(image, fmt: str = "PNG") -> bytes:
+    """``image`` (H×W×3 uint8 RGB) encoded by Pillow as ``fmt`` (PNG, JPEG, BMP, GIF, WEBP)."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.fromarray(image).save(out, format=fmt)
+    return out.getvalue()
+
+
+def blank_png(width: int, height: int) -> bytes:
+    """A black RGB PNG of any size, written row by row: an 8192² file (~200 KB) without an 8192² array."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    packer = zlib.compressobj(9)
+    row = bytes(1 + 3 * width)  # filter byte 0 + black pixels
+    body = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body) + chunk(b"IEND", b"")
+
+
+def claimed_png(width: int, height: int) -> bytes:
+    """A PNG whose header claims ``width``×``height`` but that holds almost no data (a decoding bomb)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(bytes(64))) + chunk(b"IEND", b"")
+
+
+def noise(width: int, height: int, seed: int = 0):
+    """Random RGB pixels (PNG cannot compress them: the file is about 3·w·h bytes)."""
+    import numpy as np
+
+    return np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
