@@ -286,3 +286,42 @@ def test_real_hair_and_face(real_models_dir, portraits_dir):
     cheek = mask[cy + face["Height"] // 10, face["X"] + face["Width"] // 5: face["X"] + face["Width"] // 3]
     assert cheek.min() == 255
     assert mask[:50, :50].max() == 0  # the corner is background
+
+
+# --- ears and hat (approximations) ------------------------------------------------
+
+
+def ears_and_hat_image() -> np.ndarray:
+    """face_image with red (= person, for the tiny matte) ears beside the tiny mesh's oval and a hat above it.
+
+    The patches are narrow and straddle the tiny detector's 32-px cells, so they are not faces themselves.
+    """
+    image = face_image()
+    image[104:150, 218:230] = (200, 60, 50)  # the person's left ear: the image's right
+    image[90:136, 26:38] = (200, 60, 50)  # the person's right ear
+    image[26:38, 104:152] = (200, 60, 50)  # a hat above the hairline
+    return image
+
+
+@pytest.mark.parametrize(
+    ("option", "box"),
+    [("LeftEar", (218, 104, 12, 46)), ("RightEar", (26, 90, 12, 46)), ("Hat", (104, 26, 48, 12)),
+     ("Headdress", (104, 26, 48, 12))],
+)
+def test_tencent_ears_and_hat(client, option, box):
+    response = _tc(client, {"Image": _b64(_png(ears_and_hat_image())), "SegmentationOptions": {option: True}}).json()
+    response = response["Response"]
+    rects = response["ImageRects"]
+    assert [r["Label"] for r in rects] == [option]
+    got = np.array([rects[0][k] for k in ("X", "Y", "Width", "Height")])
+    assert np.abs(got - box).max() <= 2  # the drawn patch, not the face, hair or the other side
+    mask = _decode(response["MaskImage"])
+    x, y, w, h = box
+    assert mask[y + 3:y + h - 3, x + 3:x + w - 3].min() > 128
+    assert mask[140:180, 140:180].max() == 0 and mask[70:110, 120:200].max() == 0  # not the face, not the hair
+
+
+def test_tencent_ears_are_empty_without_ears(client):
+    response = _tc(client, {"Image": FACE, "SegmentationOptions": {"LeftEar": True, "RightEar": True, "Hair": True}})
+    rects = {r["Label"] for r in response.json()["Response"]["ImageRects"]}
+    assert rects == {"Hair"}  # both asked, none found: only the hair has a box
