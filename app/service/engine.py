@@ -14,7 +14,7 @@ import hmac
 import re
 import threading
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Generic, Iterator, TypeVar
 
 import numpy as np
@@ -326,7 +326,8 @@ def load_engine(
     from app.core.parsing import load_face_parser
     from app.core.pose import load_pose_estimator
 
-    config = config or SessionConfig()
+    # no CPU arena: it would keep the largest request's tensors resident for good
+    config = replace(config or SessionConfig(), memory_arena=False)
     matting = load_model(model or default_model("matting"), models_dir, config)
     return Engine(
         StillPipeline(matting),  # type: ignore[arg-type]
