@@ -25,6 +25,7 @@ from app.service.browser import BrowserPolicy
 from app.service.engine import Engine
 
 ErrorShaper = Callable[[int, str], Response]
+LARGE_BODY = 8 * 1024 * 1024  # a request body this large is worth returning its memory for
 log = logging.getLogger(__name__)
 
 # path prefix -> (HTTP status, message) -> the family's error response
@@ -162,18 +163,32 @@ class BrowserGuardMiddleware:
 
 
 class MemoryReleaseMiddleware:
-    """After a response is sent, returns memory to the system if the request decoded a large image."""
+    """After a response is sent, returns memory to the system if the request decoded a large image
+    or had a large body (its JSON and base64 copies are gone by then too)."""
 
-    def __init__(self, app, engine: Engine) -> None:
+    def __init__(self, app, engine: Engine, large_body: int = LARGE_BODY) -> None:
         self.app = app
         self.engine = engine
+        self.large_body = large_body
 
     async def __call__(self, scope, receive, send) -> None:
-        try:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        seen = 0
+
+        async def counting_receive():
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            return message
+
+        try:
+            await self.app(scope, counting_receive, send)
         finally:
-            if scope["type"] == "http":
-                await run_in_threadpool(self.engine.release_if_large)
+            if seen >= self.large_body:
+                self.engine.mark_large()
+            await run_in_threadpool(self.engine.release_if_large)
 
 
 def create_app(engine: Engine, policy: BrowserPolicy = BrowserPolicy()) -> FastAPI:

@@ -214,8 +214,12 @@ class Engine:
         """
         header = read_header(data, rules, name)
         if header.pixels >= LARGE_PIXELS:
-            self._large_request = True
+            self.mark_large()
         return decode_image(data, rules.as_input_limits(), name)
+
+    def mark_large(self) -> None:
+        """Asks ``release_if_large`` to return memory after this request (a large body, say)."""
+        self._large_request = True
 
     def release_if_large(self) -> bool:
         """Returns freed memory to the system after a request that decoded a large image.
