@@ -292,14 +292,15 @@ def test_real_hair_and_face(real_models_dir, portraits_dir):
 
 
 def ears_and_hat_image() -> np.ndarray:
-    """face_image with red (= person, for the tiny matte) ears beside the tiny mesh's oval and a hat above it.
+    """face_image with ears of the face's colour beside the tiny mesh's oval and a purple hat above it
+    (red enough to be person for the tiny matte, not green: not hair).
 
     The patches are narrow and straddle the tiny detector's 32-px cells, so they are not faces themselves.
     """
     image = face_image()
-    image[104:150, 218:230] = (200, 60, 50)  # the person's left ear: the image's right
-    image[90:136, 26:38] = (200, 60, 50)  # the person's right ear
-    image[26:38, 104:152] = (200, 60, 50)  # a hat above the hairline
+    image[104:150, 218:230] = (240, 60, 50)  # the person's left ear: the image's right
+    image[90:136, 26:38] = (240, 60, 50)  # the person's right ear
+    image[26:38, 104:152] = (200, 40, 220)  # a hat above the hairline
     return image
 
 
@@ -319,6 +320,15 @@ def test_tencent_ears_and_hat(client, option, box):
     x, y, w, h = box
     assert mask[y + 3:y + h - 3, x + 3:x + w - 3].min() > 128
     assert mask[140:180, 140:180].max() == 0 and mask[70:110, 120:200].max() == 0  # not the face, not the hair
+
+
+def test_tencent_ears_are_skin_and_the_hat_is_not(client):
+    image = ears_and_hat_image()
+    image[104:150, 218:230] = (200, 40, 220)  # hat-coloured where the left ear would be: not an ear
+    image[26:38, 104:152] = (240, 60, 50)  # skin-coloured above the hairline: forehead, not a hat
+    response = _tc(client, {"Image": _b64(_png(image)), "SegmentationOptions": {"LeftEar": True, "RightEar": True,
+                                                                                 "Hat": True}}).json()["Response"]
+    assert [r["Label"] for r in response["ImageRects"]] == ["RightEar"]
 
 
 def test_tencent_ears_are_empty_without_ears(client):

@@ -291,8 +291,8 @@ def segment(engine: Engine, frame: np.ndarray, options: Options) -> dict[str, ob
     parse = engine.parse_faces(frame) if options.needs_faces else empty_parse(frame.shape[:2])
     if options.needs_a_face and not parse.faces:
         raise TencentError("InvalidParameterValue.NoFaceInPhoto", "no face found in the photo")
-    masks = {option: part_mask(parse, SELECTIONS[option], alpha) for option in options.chosen}
-    mask = union_mask(parse, options, alpha, masks)
+    masks = {option: part_mask(parse, SELECTIONS[option], alpha, frame) for option in options.chosen}
+    mask = union_mask(parse, options, alpha, masks, frame)
     rects = []
     for option, part in masks.items():
         box = mask_box(part, option)
@@ -302,7 +302,8 @@ def segment(engine: Engine, frame: np.ndarray, options: Options) -> dict[str, ob
 
 
 def union_mask(
-    parse: FaceParse, options: Options, alpha: np.ndarray | None, masks: dict[str, np.ndarray]
+    parse: FaceParse, options: Options, alpha: np.ndarray | None, masks: dict[str, np.ndarray],
+    frame: np.ndarray | None = None,
 ) -> np.ndarray:
     """The soft union of the chosen options, without seams where two of them meet.
 
@@ -313,7 +314,8 @@ def union_mask(
     complements of the rest, are added to it.
     """
     face_level = [OPTION_PARTS[o] for o in options.chosen if o not in FACELESS_OPTIONS]
-    mask = part_mask(parse, PartSelection.parse(face_level), alpha) if face_level else np.zeros(parse.labels.shape, np.float32)
+    mask = (part_mask(parse, PartSelection.parse(face_level), alpha, frame) if face_level
+            else np.zeros(parse.labels.shape, np.float32))
     for option in options.chosen:
         if option in FACELESS_OPTIONS:
             mask += masks[option]
