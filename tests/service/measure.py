@@ -67,7 +67,8 @@ def ok(name: str, response: httpx.Response) -> bool:
         return "Error" not in body["Response"]
     if "error_message" in body:
         return False
-    return body.get("result", {}).get("status") in (200, 1000) if "result" in body else True
+    result = body.get("result")
+    return result.get("status") in (200, 1000) if isinstance(result, dict) else True
 
 
 def load(args: argparse.Namespace) -> None:
