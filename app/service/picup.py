@@ -29,7 +29,6 @@ not publish its own error numbers, so these follow HTTP.
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 from fastapi import APIRouter, File, Query, Request, UploadFile

@@ -80,7 +80,6 @@ message names the file), ``FailedOperation.InnerError`` (a model failed).
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from dataclasses import dataclass
 
