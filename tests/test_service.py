@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from tests.service.helpers import local_client
 
-from app.core.image_io import InputLimits
-from app.core.pose import KEYPOINT_NAMES
+from app.core.media.image_io import InputLimits
+from app.core.body.pose import KEYPOINT_NAMES
 from app.service.app import create_app
 from app.service.engine import ServiceLimits, load_engine
 from tests.tiny_models import person_image, write_tiny_models

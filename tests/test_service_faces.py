@@ -11,8 +11,8 @@ import pytest
 from tests.service.helpers import local_client
 from PIL import Image
 
-from app.core.face_regions import HAIR, LABEL_NAMES, SKIN
-from app.core.image_io import InputLimits
+from app.core.face.regions import HAIR, LABEL_NAMES, SKIN
+from app.core.media.image_io import InputLimits
 from app.service.app import create_app
 from app.service.engine import ServiceLimits, load_engine
 from tests.tiny_face_models import face_image, write_tiny_face_models

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.core.sources import CameraSource, LoopingVideoSource, StillSource, VideoFileSource
+from app.core.media.sources import CameraSource, LoopingVideoSource, StillSource, VideoFileSource
 
 STILL_FPS = 15.0  # a still is re-processed so setting changes show at once
 

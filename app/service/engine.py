@@ -19,14 +19,14 @@ from typing import Callable, Generic, Iterator, TypeVar
 
 import numpy as np
 
-from app.core.compose import alpha_to_u8, keep_opaque_colours, to_rgba
+from app.core.imaging.compose import alpha_to_u8, keep_opaque_colours, to_rgba
 from app.core.errors import LiveMatteError
-from app.core.image_io import InputLimits, decode_image
-from app.core.parsing import FaceParse, FaceParser
-from app.core.pose import Pose, PoseEstimator
-from app.core.results import FrameResult
-from app.core.still import StillPipeline
-from app.core.writers import encode_png
+from app.core.media.image_io import InputLimits, decode_image
+from app.core.face.parsing import FaceParse, FaceParser
+from app.core.body.pose import Pose, PoseEstimator
+from app.core.matting.results import FrameResult
+from app.core.matting.still import StillPipeline
+from app.core.media.writers import encode_png
 from app.service.limits import Header, ImageRules, lenient_rules, read_header
 from app.service.memory import release_memory
 
@@ -327,8 +327,8 @@ def load_engine(
     """
     from app.core.models import SessionConfig, load_model
     from app.core.models.manifest import default_model
-    from app.core.parsing import load_face_parser
-    from app.core.pose import load_pose_estimator
+    from app.core.face.parsing import load_face_parser
+    from app.core.body.pose import load_pose_estimator
 
     # no CPU arena: it would keep the largest request's tensors resident for good
     config = replace(config or SessionConfig(), memory_arena=False)

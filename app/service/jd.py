@@ -56,7 +56,7 @@ from app.core.errors import (
     FileTooLargeError, ImageTooLargeError, ImageTooSmallError, LiveMatteError, UnreadableImageError,
     UnsupportedFormatError,
 )
-from app.core.palette import encode_label_png
+from app.core.face.palette import encode_label_png
 from app.service.common import elapsed_ms, off_loop, public_message, request_keys
 from app.service.engine import BadBase64Error, Engine, ServiceBusyError, b64decode_image, b64png
 from app.service.limits import JPEG_PNG, JPEG_PNG_BMP_GIF, MB, ImageRules

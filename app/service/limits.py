@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from PIL import Image, UnidentifiedImageError
 
 from app.core.errors import FileTooLargeError, ImageTooLargeError, ImageTooSmallError, UnreadableImageError, UnsupportedFormatError
-from app.core.image_io import SUPPORTED_FORMATS, InputLimits
+from app.core.media.image_io import SUPPORTED_FORMATS, InputLimits
 
 MB = 1024 * 1024
 # PIL names; MPO is how PIL names a JPEG with a second (preview) image, as phones write them

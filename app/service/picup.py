@@ -35,13 +35,13 @@ from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 from PIL import ImageColor
 
-from app.core.compose import composite
+from app.core.imaging.compose import composite
 from app.core.errors import (
     FileTooLargeError, ImageTooLargeError, ImageTooSmallError, LiveMatteError, UnreadableImageError,
     UnsupportedFormatError,
 )
-from app.core.pose import poses_to_json
-from app.core.writers import encode_png
+from app.core.body.pose import poses_to_json
+from app.core.media.writers import encode_png
 from app.service.common import now_ms, off_loop, public_message, request_keys
 from app.service.engine import Cutout, Engine, ServiceBusyError, alpha_bounds
 from app.service.limits import JPEG_PNG_BMP_GIF, MB, ImageRules

@@ -87,14 +87,14 @@ import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from app.core.compose import alpha_to_u8
+from app.core.imaging.compose import alpha_to_u8
 from app.core.errors import (
     FileTooLargeError, ImageTooLargeError, ImageTooSmallError, LiveMatteError, ModelMissingError,
     UnreadableImageError, UnsupportedFormatError,
 )
-from app.core.face_regions import NUM_LABELS
-from app.core.parsing import FaceParse
-from app.core.parts import PartSelection, cutout, mask_box, part_mask
+from app.core.face.regions import NUM_LABELS
+from app.core.face.parsing import FaceParse
+from app.core.face.parts import PartSelection, cutout, mask_box, part_mask
 from app.service.common import credential_key, off_loop, public_message, request_keys
 from app.service.engine import BadBase64Error, Engine, ServiceBusyError, b64decode_image, b64png
 from app.service.limits import JPEG_PNG_BMP, MB, ImageRules
@@ -102,7 +102,7 @@ from app.service.limits import JPEG_PNG_BMP, MB, ImageRules
 ACTION = "SegmentCustomizedPortraitPic"
 IGNORED_HEADER = "X-LiveMatte-Ignored-Options"
 
-# Tencent option -> LiveMatte part (app.core.parts.PART_NAMES), in Tencent's documented order.
+# Tencent option -> LiveMatte part (app.core.face.parts.PART_NAMES), in Tencent's documented order.
 OPTION_PARTS: dict[str, str] = {
     "Background": "background", "Hair": "hair", "LeftEyebrow": "left_brow", "RightEyebrow": "right_brow",
     "LeftEye": "left_eye", "RightEye": "right_eye", "Nose": "nose", "UpperLip": "upper_lip",

@@ -37,7 +37,7 @@ def photo(width: int, height: int) -> np.ndarray:
     path = PORTRAITS / "rembg_girl-1.jpg"
     if path.is_file():
         image = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
-        from app.core.compose import cover_fit
+        from app.core.imaging.compose import cover_fit
 
         return cover_fit(image, width, height)
     from tests.tiny_models import person_image

@@ -11,11 +11,15 @@ import onnxruntime as ort
 from app.core.errors import SettingsError
 from app.core.models.base import MattingOutput, register_adapter
 from app.core.models.manifest import ModelSpec
+from app.core.models.person_crop import PersonCrop
 from app.core.models.session import input_dtype, session_provider
-from app.core.refine import fit_size
+from app.core.imaging.refine import fit_size
 
 PORTRAIT_LONG_SIDE = 320  # internal long side for close-ups (content-aware mode)
-PORTRAIT_ENTER, PORTRAIT_LEAVE = 0.75, 0.55  # person height / frame height: hysteresis band
+# close-up or not from the person's *area* (share of the frame's pixels), with a hysteresis band:
+# webcam-style upper-body shots cover 13-17 % of the frame, a standing full-body person 3-5 %
+# although both span 50-85 % of the frame height (the height criterion read both as close-ups)
+PORTRAIT_ENTER, PORTRAIT_LEAVE = 0.10, 0.07
 STATE_INPUTS = ("r1i", "r2i", "r3i", "r4i")
 STATE_OUTPUTS = ("r1o", "r2o", "r3o", "r4o")
 
@@ -44,11 +48,15 @@ class RobustVideoMatting:
     1280x720 that full-resolution pass is about a third of the model's time.
     ``content_aware`` (only while the ratio is automatic): the internal long
     side follows the person's size in the last matte: PORTRAIT_LONG_SIDE when
-    the person fills most of the frame height (a close-up has pixels to
+    the person covers a large share of the frame (a close-up has pixels to
     spare), ``target_long_side`` otherwise, with hysteresis, because each
     change restarts the recurrent state. ``io_binding`` keeps the recurrent
     tensors inside ONNX Runtime between frames instead of round-tripping them
     through numpy (off by default: on CPU it measured within noise).
+    ``person_crop`` (live fast path, off by default): the model runs on a box
+    around the person in the last matte, at the same internal pixel density
+    (see ``PersonCrop``); outside the box alpha is 0. The box is part of the
+    state key, so a move restarts the recurrent state.
     """
 
     temporal = True
@@ -61,6 +69,7 @@ class RobustVideoMatting:
         work_long_side: int | None = None,
         io_binding: bool = False,
         content_aware: bool = False,
+        person_crop: bool = False,
     ) -> None:
         self.session = session
         self.name = spec.name
@@ -71,6 +80,7 @@ class RobustVideoMatting:
         self.work_long_side = work_long_side
         self.content_aware = content_aware
         self._portrait = False  # content-aware: the last matte was a close-up
+        self._crop = PersonCrop() if person_crop else None
         self._binding = _StateBinding(session) if io_binding else None
         self._state: list[np.ndarray] = []
         self._key: tuple[int, int, float] | None = None
@@ -100,9 +110,8 @@ class RobustVideoMatting:
         return auto_downsample_ratio(width, height, target)
 
     def _update_content(self, alpha: np.ndarray) -> None:
-        """Close-up or not, from the rows the person covers in ``alpha`` (at the model's size: cheap)."""
-        rows = np.flatnonzero(cv2.reduce(alpha, 1, cv2.REDUCE_MAX)[:, 0] >= 0.5)
-        fraction = (rows[-1] - rows[0] + 1) / alpha.shape[0] if rows.size else 0.0
+        """Close-up or not, from the share of pixels the person covers in ``alpha`` (at the model's size: cheap)."""
+        fraction = cv2.countNonZero(cv2.compare(alpha, 0.5, cv2.CMP_GE)) / alpha.size
         if self._portrait and fraction < PORTRAIT_LEAVE:
             self._portrait = False
         elif not self._portrait and fraction >= PORTRAIT_ENTER:
@@ -111,12 +120,19 @@ class RobustVideoMatting:
     def infer(self, frame: np.ndarray) -> MattingOutput:
         height, width = frame.shape[:2]
         ratio = self.ratio_for(width, height)
-        if self._key != (width, height, ratio):
-            self.reset()
-            self._key = (width, height, ratio)
         t0 = time.perf_counter()
         work, work_ratio = self._work_frame(frame, ratio)
-        src = cv2.dnn.blobFromImage(work, scalefactor=1.0 / 255.0)  # NCHW float32, RGB kept
+        box = self._crop.box if self._crop is not None else None
+        key = (width, height, ratio, box)
+        if self._key != key:
+            if self._crop is not None and (self._key is None or self._key[:3] != key[:3]):
+                self._crop.reset()  # a box from another size means nothing here
+                box = None
+                key = (width, height, ratio, None)
+            self.reset()
+            self._key = key
+        seen = work if box is None else work[box[1] : box[3], box[0] : box[2]]
+        src = cv2.dnn.blobFromImage(seen, scalefactor=1.0 / 255.0)  # NCHW float32, RGB kept
         if self.dtype is np.float16:
             src = src.astype(np.float16)
         ratio_arr = np.array([work_ratio], dtype=np.float32)
@@ -130,8 +146,12 @@ class RobustVideoMatting:
         t2 = time.perf_counter()
         alpha = np.ascontiguousarray(pha[0, 0], dtype=np.float32)
         foreground = _chw_to_rgb8(fgr[0])
+        if box is not None:  # back into the whole work frame: nobody outside the box
+            alpha, foreground = _paste(alpha, foreground, work, box)
         if self.content_aware:
             self._update_content(alpha)
+        if self._crop is not None:
+            self._crop.update(alpha)
         if work is not frame:
             # bilinear, not guided: RVM's own refiner already fitted the edges at the work size
             # (a guided filter fitted again smooths them: 2.5x the edge error on the portraits)
@@ -190,6 +210,16 @@ class _StateBinding:
         self.session.run_with_iobinding(binding)
         fgr, pha, *self.state = binding.get_outputs()
         return fgr.numpy(), pha.numpy()
+
+
+def _paste(alpha: np.ndarray, foreground: np.ndarray, work: np.ndarray, box: tuple[int, int, int, int]):
+    """The box's alpha and colours placed in a work-size matte (alpha 0 and the frame's own colours outside)."""
+    x0, y0, x1, y1 = box
+    full_alpha = np.zeros(work.shape[:2], np.float32)
+    full_alpha[y0:y1, x0:x1] = alpha
+    full_foreground = work.copy()
+    full_foreground[y0:y1, x0:x1] = foreground
+    return full_alpha, full_foreground
 
 
 def _chw_to_rgb8(chw: np.ndarray) -> np.ndarray:

@@ -94,19 +94,21 @@ def test_work_frame_keeps_the_internal_resolution_and_the_frame_size(tiny_models
 def test_content_aware_ratio_follows_the_person_with_hysteresis(tiny_models_dir):
     model = load_model("rvm", tiny_models_dir, content_aware=True)
     model.target_long_side = 640  # so the two choices differ on a 1280-wide frame
-    tall = np.zeros((90, 160), np.float32)
-    tall[5:85, 60:100] = 1.0  # 89 % of the height: a close-up
-    short = np.zeros((90, 160), np.float32)
-    short[40:85, 60:100] = 1.0  # 50 %: a full body far away
+    close_up = np.zeros((90, 160), np.float32)
+    close_up[40:90, 50:110] = 1.0  # head and shoulders: 21 % of the frame
+    full_body = np.zeros((90, 160), np.float32)
+    full_body[10:85, 72:82] = 1.0  # a standing person: 83 % of the height but 5 % of the frame
     middle = np.zeros((90, 160), np.float32)
-    middle[30:85, 60:100] = 1.0  # 61 %: inside the hysteresis band
+    middle[50:90, 50:82] = 1.0  # 8.9 %: inside the hysteresis band
     assert model.ratio_for(1280, 720) == 0.5
-    model._update_content(tall)
+    model._update_content(full_body)
+    assert model.ratio_for(1280, 720) == 0.5  # tall but small: not a close-up
+    model._update_content(close_up)
     assert model.ratio_for(1280, 720) == 0.25
     model._update_content(middle)
     assert model.ratio_for(1280, 720) == 0.25  # stays until clearly smaller
-    model._update_content(short)
+    model._update_content(full_body)
     assert model.ratio_for(1280, 720) == 0.5
     model.downsample_ratio = 0.375
-    model._update_content(tall)
+    model._update_content(close_up)
     assert model.ratio_for(1280, 720) == 0.375  # a ratio the user chose always wins
