@@ -30,9 +30,20 @@ def add_parser(commands, load_service: Callable[[], ServiceRunner] | None = None
     serve.add_argument("--max-file-mb", type=float, default=20.0, help="largest image file in MB (default 20)")
     serve.add_argument("--max-side", type=int, default=8192, help="largest image side in px (default 8192)")
     serve.add_argument("--min-side", type=int, default=32, help="smallest image side in px (default 32)")
-    serve.add_argument("--max-pixels", type=ranged(float, 0.0, open_low=True), default=50.0, metavar="MP",
-                       help="largest image in megapixels, checked before decoding (default 50)")
     serve.add_argument("--max-pending", type=int, default=8, help="requests in progress at once; more get 'busy' (default 8)")
+    serve.add_argument("--max-megapixels", type=ranged(float, 0.0, open_low=True), default=67.1, metavar="MP",
+                       help="pixels one request may decode, all its images together, checked on the image headers "
+                       "before decoding (default 67.1 = 8192x8192)")
+    serve.add_argument("--max-images", type=ranged(int, 1), default=8, help="images in one face_parser request (default 8)")
+    serve.add_argument("--lenient", action="store_true",
+                       help="accept what this server can do (the --max-* sizes, every format it reads) instead of "
+                       "each cloud API's documented limits (e.g. SelfieSeg 1024 px, Face++ 4096 px and JPG/PNG)")
+    serve.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                       help="also answer requests for this Host name (repeatable; '*' = any). Default: localhost, "
+                       "127.0.0.1, [::1] and the --host address (guards against DNS rebinding)")
+    serve.add_argument("--allow-origin", action="append", default=[], metavar="ORIGIN",
+                       help="let web pages from this origin (e.g. http://localhost:3000) call the service, with CORS "
+                       "(repeatable; '*' = any page). Default: browser requests from other pages are refused")
     add_model_options(serve)
     serve.set_defaults(run=functools.partial(run, load_service=load_service))
 
@@ -54,5 +65,6 @@ def run(args: argparse.Namespace, load_service: Callable[[], ServiceRunner] | No
         model=args.model, models_dir=args.models_dir, provider=args.provider, threads=args.threads,
         min_side=args.min_side, max_side=args.max_side, max_file_mb=args.max_file_mb,
         max_request_mb=args.max_request_mb, max_pending=args.max_pending, verbose=args.verbose,
-        max_pixels_mp=args.max_pixels,
+        max_megapixels=args.max_megapixels, max_images=args.max_images, lenient=args.lenient,
+        allow_hosts=tuple(args.allow_host), allow_origins=tuple(args.allow_origin),
     )

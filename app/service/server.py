@@ -13,9 +13,14 @@ import sys
 def serve(
     *, host: str, port: int, api_key: str | None, model: str | None, models_dir: str | None, provider: str,
     threads: int, min_side: int, max_side: int, max_file_mb: float, max_request_mb: float, max_pending: int,
-    verbose: bool = False, max_pixels_mp: float = 50.0,
+    verbose: bool = False, max_megapixels: float = 67.1, max_images: int = 8, lenient: bool = False,
+    allow_hosts: tuple[str, ...] = (), allow_origins: tuple[str, ...] = (),
 ) -> int:
     """Loads the matting model and serves the API on ``host:port`` until interrupted.
+
+    ``lenient``: the service's own limits instead of each cloud API's documented ones;
+    ``allow_hosts``/``allow_origins``: extra Host names and web-page origins answered
+    (see ``app.service.browser``).
 
     Returns:
         0 once the server has stopped.
@@ -30,11 +35,13 @@ def serve(
     from app.core.media.image_io import InputLimits
     from app.core.models import SessionConfig
     from app.service.app import create_app
+    from app.service.browser import BrowserPolicy
     from app.service.engine import ServiceLimits, load_engine
 
     try:
-        image = InputLimits(min_side, max_side, int(max_file_mb * 1024 * 1024), int(max_pixels_mp * 1e6))
-        limits = ServiceLimits(int(max_request_mb * 1024 * 1024), image, max_pending)
+        image = InputLimits(min_side, max_side, int(max_file_mb * 1024 * 1024), int(max_megapixels * 1e6))
+        limits = ServiceLimits(int(max_request_mb * 1024 * 1024), image, max_pending, int(max_megapixels * 1e6),
+                               max_images, lenient)
     except ValueError as exc:
         raise SettingsError(str(exc)) from exc
     if not is_loopback(host) and not api_key:
@@ -43,7 +50,8 @@ def serve(
     engine = load_engine(model, models_dir, SessionConfig(provider, threads), limits, api_key)
     print(f"livematte: serving model {engine.model_name} ({engine.provider}) on http://{host}:{port} "
           f"(docs: /docs){'; API key required' if api_key else ''}", file=sys.stderr)
-    uvicorn.run(create_app(engine), host=host, port=port, log_level="debug" if verbose else "warning")
+    policy = BrowserPolicy(host, allow_hosts, allow_origins)
+    uvicorn.run(create_app(engine, policy), host=host, port=port, log_level="debug" if verbose else "warning")
     return 0
 
 

@@ -5,6 +5,16 @@ hair and the ears region), ``face`` (face without hair), ``hair``, ``body``
 (person minus head) and ``background``. ``body``, ``background`` and the ears
 part of ``head`` need the person alpha of a matting model; without it
 ``head`` is face + hair and ``body``/``background`` cannot be built.
+
+``left_ear``, ``right_ear`` and ``hat`` are approximations (no model here
+segments ears or hats): the person's pixels in a band beside each side of the
+face mesh's oval at ear height (brow to nose base), and above the mesh's
+upper arc over the head, that neither the face mesh nor the hair model
+claims; given the photo, ears keep only pixels of the face's skin colour and
+the hat leaves them out (the forehead above the mesh). On a profile the ear
+of the side turned away is empty. With hair over the
+ears, the ears are (rightly) empty; a dark hat the hair model takes for hair
+is missed.
 """
 
 from __future__ import annotations
@@ -31,9 +41,21 @@ CLASS_GROUPS: dict[str, frozenset[int]] = {
     "lips": frozenset({7, 9}),
     "mouth": frozenset({7, 8, 9}),
 }
-PERSON_GROUPS = ("head", "body", "background")
+PERSON_GROUPS = ("head", "body", "background", "left_ear", "right_ear", "hat")
 PART_NAMES = tuple(CLASS_GROUPS) + PERSON_GROUPS
 EAR_WIDEN = 1.35  # ears sit just outside the mesh oval: widen it sideways to catch them
+# Face-mesh oval points along each side at ear height (brow to nose base), top to bottom;
+# "left" is the person's left (the image's right on a frontal, unmirrored face).
+LEFT_EAR_SIDE = (389, 356, 454, 323, 361)
+RIGHT_EAR_SIDE = (162, 127, 234, 93, 132)
+# The oval's upper arc from the right temple over the forehead top to the left temple.
+TOP_ARC = (234, 127, 162, 21, 54, 103, 67, 109, 10, 338, 297, 332, 284, 251, 389, 356, 454)
+EAR_DEPTH = 0.3  # how far an ear reaches beyond the oval, in face widths (adult ear ≈ 0.2-0.3 of the bizygomatic width)
+HAT_REACH = 0.8  # how far above the hairline a hat is looked for, in face heights
+HAT_SPREAD = 0.2  # and how far beyond the temples, in face widths
+NOSE_TIP = 1
+HIDDEN_SIDE = 0.2  # nose tip this close to one side's edge (share of the face width), or past it: that side is turned away
+SKIN_CHROMA_SPREAD = 6.0  # least spread (Cr/Cb levels) of the face's skin colour, for skin-like pixels
 
 
 @dataclass(frozen=True)
@@ -61,7 +83,7 @@ class PartSelection:
     @property
     def needs_person(self) -> bool:
         """True when the selection cannot be built without a person alpha."""
-        return any(n in ("body", "background") for n in self.names)
+        return any(n in PERSON_GROUPS and n != "head" for n in self.names)
 
 
 def ears_region(parse: FaceParse, person_alpha: np.ndarray) -> np.ndarray:
@@ -80,14 +102,116 @@ def ears_region(parse: FaceParse, person_alpha: np.ndarray) -> np.ndarray:
     return region.astype(np.float32) * np.float32(1.0 / 255.0) * person_alpha
 
 
-def part_mask(parse: FaceParse, selection: PartSelection, person_alpha: np.ndarray | None = None) -> np.ndarray:
+def _face_axes(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """(unit vector to the person's left, unit vector down the face, face width, face height) in px."""
+    across = points[454, :2] - points[234, :2]
+    down = points[152, :2] - points[10, :2]
+    width, height = float(np.hypot(*across)), float(np.hypot(*down))
+    return across / max(width, 1e-6), down / max(height, 1e-6), width, height
+
+
+def _turned_away(points: np.ndarray, side: str) -> bool:
+    """True when the face is turned so far that its ``side`` (the person's) faces away from the camera.
+
+    Where the nose tip falls between the two side edges (234 -> 454): 0.5 on
+    a frontal face, near 0 or below when the person's right side turns away.
+    """
+    edge = points[454, :2] - points[234, :2]
+    t = float(np.dot(points[NOSE_TIP, :2] - points[234, :2], edge) / max(float(np.dot(edge, edge)), 1e-6))
+    return t > 1.0 - HIDDEN_SIDE if side == "left" else t < HIDDEN_SIDE
+
+
+def _not_face_or_hair(parse: FaceParse) -> np.ndarray:
+    return 1.0 - parse.soft_mask(FACE_CLASSES | {HAIR})
+
+
+def _polygons_mask(shape: tuple[int, int], polygons: list[np.ndarray]) -> np.ndarray:
+    region = np.zeros(shape, np.uint8)
+    for polygon in polygons:
+        cv2.fillPoly(region, [np.rint(polygon * 16).astype(np.int32)], 255, lineType=cv2.LINE_AA, shift=4)
+    return region.astype(np.float32) * np.float32(1.0 / 255.0)
+
+
+def ear_mask(parse: FaceParse, person_alpha: np.ndarray, side: str, frame: np.ndarray | None = None) -> np.ndarray:
+    """The person's ``side`` ("left"/"right", the person's) ear, approximated (see the module docstring).
+
+    A band reaching EAR_DEPTH face widths outward from the oval's side between
+    brow and nose base, times the person alpha, minus what is face or hair;
+    given the ``frame``, only skin-coloured pixels (not the hair the hair
+    model missed, nor the arms of glasses).
+    """
+    indices, sign = (LEFT_EAR_SIDE, 1.0) if side == "left" else (RIGHT_EAR_SIDE, -1.0)
+    polygons = []
+    for face in parse.faces:
+        if _turned_away(face.landmarks, side):
+            continue  # a profile: that ear is behind the head, and the band would land on the nose
+        across, _, width, _ = _face_axes(face.landmarks)
+        edge = face.landmarks[list(indices), :2]
+        polygons.append(np.concatenate([edge, (edge + sign * EAR_DEPTH * width * across)[::-1]]))
+    region = _polygons_mask(parse.labels.shape, polygons)
+    mask = region * person_alpha * _not_face_or_hair(parse)
+    if frame is not None:
+        mask *= skin_likeness(frame, parse, person_alpha)
+    return mask
+
+
+def skin_likeness(frame: np.ndarray, parse: FaceParse, person_alpha: np.ndarray) -> np.ndarray:
+    """H×W float32 in [0, 1]: how close each pixel's chroma (YCrCb) is to the face skin's.
+
+    The face mesh's oval often ends below the hairline; the forehead between
+    them is skin, not headwear. Gaussian in Cr/Cb around the skin's median,
+    spread by its robust deviation (at least SKIN_CHROMA_SPREAD levels); the
+    skin's colour is read where the parse says face skin and the matte says
+    person (the mesh's oval can reach past the face's edge).
+    """
+    skin = (parse.labels == SKIN) & (person_alpha > 0.5)
+    if skin.sum() < 16:
+        return np.zeros(parse.labels.shape, np.float32)
+    chroma = cv2.cvtColor(frame, cv2.COLOR_RGB2YCrCb)[..., 1:].astype(np.float32)
+    samples = chroma[skin]
+    centre = np.median(samples, axis=0)
+    spread = np.maximum(1.4826 * np.median(np.abs(samples - centre), axis=0), SKIN_CHROMA_SPREAD)
+    distance = (((chroma - centre) / spread) ** 2).sum(axis=2)
+    return np.exp(-0.5 * distance / 4.0).astype(np.float32)  # 2 deviations away: e^-0.5
+
+
+def hat_mask(parse: FaceParse, person_alpha: np.ndarray, frame: np.ndarray | None = None) -> np.ndarray:
+    """A hat (or other headwear), approximated: the person above the oval's upper arc, minus face and hair
+    and, given the ``frame``, minus skin-coloured pixels (the forehead above the mesh).
+
+    The region reaches HAT_REACH face heights above the hairline and
+    HAT_SPREAD face widths beyond the temples.
+    """
+    polygons = []
+    for face in parse.faces:
+        across, down, width, height = _face_axes(face.landmarks)
+        arc = face.landmarks[list(TOP_ARC), :2]
+        up = -HAT_REACH * height * down
+        left_top = arc[-1] + up + HAT_SPREAD * width * across
+        right_top = arc[0] + up - HAT_SPREAD * width * across
+        polygons.append(np.concatenate([arc, left_top[None], right_top[None]]))
+    region = _polygons_mask(parse.labels.shape, polygons)
+    mask = region * person_alpha * _not_face_or_hair(parse)
+    if frame is not None:
+        mask *= 1.0 - skin_likeness(frame, parse, person_alpha)
+    return mask
+
+
+def part_mask(
+    parse: FaceParse, selection: PartSelection, person_alpha: np.ndarray | None = None,
+    frame: np.ndarray | None = None,
+) -> np.ndarray:
     """Soft H×W float32 mask in [0, 1] of the union of the selected parts.
+
+    ``frame`` (the parsed RGB image) sharpens the approximate parts by colour: ears keep only
+    skin-coloured pixels, ``hat`` leaves them out.
 
     Raises:
         SettingsError: ``body`` or ``background`` chosen without a person alpha.
     """
     if selection.needs_person and person_alpha is None:
-        raise SettingsError("parts 'body' and 'background' need a person matte (a matting model)")
+        raise SettingsError("parts 'body', 'background', 'left_ear', 'right_ear' and 'hat' need a person matte "
+                            "(a matting model)")
     classes: set[int] = set()
     for name in selection.names:
         if name in CLASS_GROUPS:
@@ -102,6 +226,11 @@ def part_mask(parse: FaceParse, selection: PartSelection, person_alpha: np.ndarr
         head = np.maximum(parse.soft_mask(FACE_CLASSES | {HAIR}), ears_region(parse, person_alpha))
     if "head" in selection.names:
         np.maximum(mask, head, out=mask)
+    for name, build in (("left_ear", lambda: ear_mask(parse, person_alpha, "left", frame)),
+                        ("right_ear", lambda: ear_mask(parse, person_alpha, "right", frame)),
+                        ("hat", lambda: hat_mask(parse, person_alpha, frame))):
+        if name in selection.names:  # already outside face and hair: adding leaves no seam at their edge
+            mask += build()
     # Body (person − head) and background (1 − person) complement the face-level parts:
     # add them, since a max would leave a half-transparent seam where soft edges meet.
     if "body" in selection.names:

@@ -157,6 +157,26 @@ def composite(foreground: np.ndarray, alpha: np.ndarray, background: np.ndarray)
     return out
 
 
+OPAQUE = 254.5 / 255.0  # alpha that encodes as 255
+
+
+def keep_opaque_colours(frame: np.ndarray, foreground: np.ndarray | None, alpha: np.ndarray) -> np.ndarray:
+    """Foreground colours with the photo's own colour wherever the alpha encodes as 255.
+
+    A foreground estimate (blur-fusion, RVM's ``fgr``) is only meant for mixed
+    pixels (hair, motion blur); where the person is opaque it can only move
+    the colour away from the photo (up to 31 levels on the shared portraits).
+    """
+    if foreground is None or foreground is frame:
+        return frame
+    opaque = alpha >= OPAQUE
+    if not opaque.any():
+        return foreground
+    out = foreground.copy()
+    out[opaque] = frame[opaque]
+    return out
+
+
 def to_rgba(foreground: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """H×W×4 uint8 cut-out from colours and alpha."""
     height, width = alpha.shape[:2]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from app.core.imaging.compose import OPAQUE
+
 
 def fit_size(width: int, height: int, long_side: int) -> tuple[int, int]:
     """(w, h) scaled so the long side is at most ``long_side``, aspect kept."""
@@ -87,7 +89,8 @@ def estimate_foreground(frame: np.ndarray, alpha: np.ndarray, radius: int = 45) 
     foreground and background, so a composite does not carry the old background.
     Two iterations of the blur-fusion estimator, the second with a small radius.
     Only the box around the person is computed: elsewhere alpha is 0 and the
-    colour does not matter.
+    colour does not matter. Where alpha encodes as 255 the photo's colour is
+    kept exactly: there is no background mixed in to remove.
     """
     result = frame.copy()
     box = _person_box(alpha, radius)
@@ -102,7 +105,8 @@ def estimate_foreground(frame: np.ndarray, alpha: np.ndarray, radius: int = 45) 
         bottom = min(y1, top + step)
         lo, hi = max(y0, top - margin), min(y1, bottom + margin)
         fg = _blur_fusion(frame[lo:hi, x0:x1], alpha[lo:hi, x0:x1], radius)
-        result[top:bottom, x0:x1] = fg[top - lo : top - lo + bottom - top]
+        mixed = alpha[top:bottom, x0:x1] < OPAQUE
+        result[top:bottom, x0:x1][mixed] = fg[top - lo : top - lo + bottom - top][mixed]
     return result
 
 
