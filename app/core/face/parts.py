@@ -220,10 +220,10 @@ def part_mask(
             classes |= FACE_CLASSES | {HAIR}
     mask = parse.soft_mask(classes) if classes else np.zeros(parse.labels.shape, np.float32)
     if person_alpha is None:
-        return mask
+        return _whole(mask, selection)
     head = None
     if "head" in selection.names or "body" in selection.names:
-        head = np.maximum(parse.soft_mask(FACE_CLASSES | {HAIR}), ears_region(parse, person_alpha))
+        head = fill_enclosed_holes(np.maximum(parse.soft_mask(FACE_CLASSES | {HAIR}), ears_region(parse, person_alpha)))
     if "head" in selection.names:
         np.maximum(mask, head, out=mask)
     for name, build in (("left_ear", lambda: ear_mask(parse, person_alpha, "left", frame)),
@@ -237,7 +237,46 @@ def part_mask(
         mask += np.clip(person_alpha - head, 0.0, 1.0)
     if "background" in selection.names:
         mask += 1.0 - person_alpha
-    return np.clip(mask, 0.0, 1.0, out=mask)
+    return _whole(np.clip(mask, 0.0, 1.0, out=mask), selection)
+
+
+def _whole(mask: np.ndarray, selection: PartSelection) -> np.ndarray:
+    """A head or face cut-out without holes (see ``fill_enclosed_holes``); other parts as they are.
+
+    Lips or mouth alone keep their opening: only the two whole-region groups are filled.
+    """
+    if {"head", "face"} & set(selection.names) and "background" not in selection.names:
+        return fill_enclosed_holes(mask)
+    return mask
+
+
+def fill_enclosed_holes(mask: np.ndarray, max_share: float = 0.15) -> np.ndarray:
+    """``mask`` with every gap it surrounds on all sides made opaque, in place.
+
+    A part the labels leave out inside a head or face (an ear beside the cheek,
+    sunglasses over the eyes, a hand over the mouth) is still inside that head
+    or face: a cut-out must not show a hole there, even though the label map
+    does not call it skin or eye. Gaps larger than ``max_share`` of the region
+    are left alone (they are more likely real background seen through).
+    """
+    solid = cv2.compare(mask, 0.5, cv2.CMP_GE)
+    points = cv2.findNonZero(solid)
+    if points is None:
+        return mask
+    x, y, w, h = cv2.boundingRect(points)
+    box = np.zeros((h + 2, w + 2), np.uint8)  # a one-pixel frame of outside around the region
+    box[1:-1, 1:-1] = solid[y : y + h, x : x + w]
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(cv2.bitwise_not(box), connectivity=4)
+    limit = max_share * cv2.countNonZero(box)
+    outside = labels[0, 0]
+    holes = [i for i in range(count) if i != outside and stats[i, cv2.CC_STAT_AREA] <= limit]
+    if not holes:
+        return mask
+    gaps = np.isin(labels[1:-1, 1:-1], holes).astype(np.uint8)
+    # one pixel more: the soft rim of the gap is inside the region too
+    gaps = cv2.dilate(gaps, np.ones((3, 3), np.uint8))
+    mask[y : y + h, x : x + w][gaps > 0] = 1.0
+    return mask
 
 
 def cutout(frame: np.ndarray, mask: np.ndarray) -> np.ndarray:

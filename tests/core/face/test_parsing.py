@@ -145,3 +145,23 @@ def test_overlay_matches_the_per_class_blend():
         expected[20:260, 80:320] = np.clip(patch + 0.5, 0, 255).astype(np.uint8)
         got = parse.overlay(frame, 0.6, classes)
         assert np.abs(got.astype(int) - expected).max() <= 1
+
+
+def test_head_and_face_cutouts_have_no_enclosed_holes():
+    parse = _template_parse()
+    x0, y0, x1, y1 = parse.roi
+    cy, cx = (y0 + y1) // 2, (x0 + x1) // 2
+    inside = parse.labels[cy - 4 : cy + 4, cx - 4 : cx + 4].copy()
+    assert np.all(inside > 0)  # the template's centre is face
+    # an occluder the labels leave out (sunglasses, a hand): a gap surrounded by face on every side
+    parse.weights[:, cy - y0 - 4 : cy - y0 + 4, cx - x0 - 4 : cx - x0 + 4] = 0
+    parse.weights[0, cy - y0 - 4 : cy - y0 + 4, cx - x0 - 4 : cx - x0 + 4] = 255
+    assert part_mask(parse, PartSelection.parse("nose,face_skin"))[cy, cx] == 0.0  # the labels keep the gap
+    for parts in ("face", "head", "hair,face"):
+        assert part_mask(parse, PartSelection.parse(parts))[cy, cx] == 1.0, parts
+    alpha = np.ones(parse.labels.shape, np.float32)
+    head = part_mask(parse, PartSelection.parse("head"), alpha)
+    body = part_mask(parse, PartSelection.parse("body"), alpha)
+    assert head[cy, cx] == 1.0 and body[cy, cx] == 0.0  # the filled gap is head, not body
+    assert np.all(head + body <= 1.0 + 1e-5)
+    assert head[0, 0] == 0.0  # outside the face stays outside
