@@ -151,6 +151,10 @@ class ControlPanelView(QScrollArea):
             signal.connect(self._emit)
         return box
 
+    def preferred_width(self) -> int:
+        """The width that shows every control without a sideways scroll bar."""
+        return self.widget().sizeHint().width() + self.verticalScrollBar().sizeHint().width() + 2 * self.frameWidth()
+
     def _transport_bar(self) -> QWidget:
         """Play/pause, loop, seek with position/duration, snapshot and record: one row under the preview."""
         bar = QWidget()

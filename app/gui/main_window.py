@@ -553,9 +553,12 @@ class MainWindow(QMainWindow):
         """Size, position and panel width of the last session; False when none was saved."""
         geometry = self.store.value(GEOMETRY_KEY)
         splitter = self.store.value(SPLITTER_KEY)
-        if splitter is not None:
-            self.splitter.restoreState(splitter)
-        return geometry is not None and self.restoreGeometry(geometry)
+        restored = geometry is not None and self.restoreGeometry(geometry)
+        if splitter is None or not self.splitter.restoreState(splitter):
+            # first start: the panel as wide as its content wants, if the window has room; the picture gets the rest
+            panel = min(self.panel.preferred_width(), self.splitter.width() // 2)
+            self.splitter.setSizes([self.splitter.width() - panel, panel])
+        return restored
 
     def closeEvent(self, event) -> None:  # noqa: N802
         QApplication.instance().removeEventFilter(self.key_guard)
