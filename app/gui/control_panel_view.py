@@ -1,7 +1,9 @@
-"""The side panel: Source, Model, Background, Matte, Face overlay, Output.
+"""The side panel: Source, Model, Background, Matte, Face overlay, Output; and the transport bar.
 
 It only lays out controls, turns them into LiveSettings snapshots and emits
-signals; it does no image work.
+signals; it does no image work. The transport bar (play, loop, seek, time,
+snapshot, record) belongs to the panel's signals but is placed by the window
+under the preview, so it never scrolls out of view.
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ from pathlib import Path
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QColor, QPixmap
 from PySide6.QtWidgets import (
+    QAbstractSlider,
+    QAbstractSpinBox,
+    QApplication,
     QCheckBox,
     QColorDialog,
     QComboBox,
@@ -21,9 +26,6 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QAbstractSlider,
-    QAbstractSpinBox,
-    QApplication,
     QLineEdit,
     QPushButton,
     QScrollArea,
