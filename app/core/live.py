@@ -251,12 +251,13 @@ class LiveProcessor:
             self._parse_faces(frame, result, settings, timer)
         with timer.stage("composite"):
             view = render_view(frame, result, ViewMode(settings.view), pending.background, pending.timestamp)
-            offset = frame.shape[1] if settings.view == ViewMode.SIDE_BY_SIDE.value else 0
-            if result.parts and settings.overlay_boxes and settings.view != ViewMode.ALPHA.value:
-                view = draw_part_boxes(view, result.parts, offset)
+        offset = frame.shape[1] if settings.view == ViewMode.SIDE_BY_SIDE.value else 0
         if self.poses is not None and settings.view != ViewMode.ALPHA.value:
             with timer.stage("skeleton"):
                 view = self._draw_poses(frame, view, offset)
+        if result.parts and settings.overlay_boxes and settings.view != ViewMode.ALPHA.value:
+            with timer.stage("composite"):  # after the skeleton: the part labels stay readable on top
+                view = draw_part_boxes(view, result.parts, offset)
         return LiveFrame(view, frame, result, timer.ms, pending.mirrored)
 
     def _draw_poses(self, frame: np.ndarray, view: np.ndarray, offset: int) -> np.ndarray:

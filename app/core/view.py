@@ -85,10 +85,13 @@ def draw_part_boxes(image: np.ndarray, parts: list[PartBox], x_offset: int = 0) 
         (tw, th), baseline = cv2.getTextSize(box.label, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
         sizes.append((tw, th + baseline))
     spots = place_labels(boxes, sizes, (image.shape[1], image.shape[0]))
-    for box, (x, y, w, h), (lx, ly, _, lh) in zip(parts, boxes, spots):
-        class_id = LABEL_NAMES.index(box.label) if box.label in LABEL_NAMES else 0
-        colour = tuple(int(c) for c in PALETTE[class_id]) + ((255,) if out.shape[2] == 4 else ())
+    alpha = (255,) if out.shape[2] == 4 else ()
+    colours = [tuple(int(c) for c in PALETTE[LABEL_NAMES.index(b.label) if b.label in LABEL_NAMES else 0]) + alpha
+               for b in parts]
+    for (x, y, w, h), colour in zip(boxes, colours):
         cv2.rectangle(out, (x, y), (x + w, y + h), colour, thickness, cv2.LINE_AA)
+    for box, (lx, ly, lw, lh), colour in zip(parts, spots, colours):  # labels last: no outline crosses them
+        cv2.rectangle(out, (lx, ly), (lx + lw - 1, ly + lh - 1), (0, 0, 0) + alpha, -1)  # readable on any picture
         baseline_y = ly + lh - max(1, lh // 5)  # putText draws from the text's baseline
         cv2.putText(out, box.label, (lx, baseline_y), cv2.FONT_HERSHEY_SIMPLEX, scale, colour, thickness, cv2.LINE_AA)
     return out
