@@ -42,3 +42,7 @@ def _isolated_user_folders(tmp_path, monkeypatch):
     """Never read or write the user's own cache or config folders (weights, licences, presets)."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line("markers", "soak: long run of the live path (runs by default; -m 'not soak' skips it)")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field, replace
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import cv2
 import numpy as np
@@ -105,11 +105,22 @@ class _StreamState:
 
 
 class StreamPipeline:
-    """Processes the frames of one stream in order; owns its temporal state."""
+    """Processes the frames of one stream in order; owns its temporal state.
 
-    def __init__(self, model: MattingModel, settings: StreamSettings = StreamSettings()) -> None:
+    ``clock`` (seconds, monotonic) measures the model's cost for the auto
+    cadence; tests pass a clock they advance themselves, so the cadence they
+    see does not depend on how busy the machine is.
+    """
+
+    def __init__(
+        self,
+        model: MattingModel,
+        settings: StreamSettings = StreamSettings(),
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
         self.model = model
         self._settings = settings
+        self._clock = clock
         self._lock = threading.RLock()  # process() and reset() from different threads never interleave
         self._state = _StreamState()
         self._propagator = MaskPropagator()
@@ -173,10 +184,10 @@ class StreamPipeline:
             compute = state.alpha is None or state.since_key + 1 >= every
             foreground = None
             if compute:
-                started = time.perf_counter()
+                started = self._clock()
                 out = self.model.infer(frame)
                 if state.frame_index > 0:  # the first run after a start or new size includes ONNX Runtime's set-up
-                    self._cadence.observe((time.perf_counter() - started) * 1e3, settings.target_fps)
+                    self._cadence.observe((self._clock() - started) * 1e3, settings.target_fps)
                 timer.merge(out.timings)
                 with timer.stage("temporal"):
                     alpha = self._smooth(out.alpha, thumb, state, settings)

@@ -19,9 +19,11 @@ def _frames(count: int) -> list[np.ndarray]:
     return [np.ascontiguousarray(np.roll(base, 3 * i, axis=1)) for i in range(count)]
 
 
-def _processor(models_dir, model: str) -> LiveProcessor:
+def _processor(models_dir, model: str, every_n: int = 1) -> LiveProcessor:
+    """A fixed cadence: "auto" reads the wall clock, so two runs on a busy machine could pick different ones."""
     processor = LiveProcessor(str(models_dir))
-    processor.configure(LiveSettings(model=model, background="#00ff00", mirror=True, smoothing=0.5))
+    processor.configure(LiveSettings(model=model, background="#00ff00", mirror=True, smoothing=0.5,
+                                     every_n=every_n))
     return processor
 
 
@@ -29,19 +31,21 @@ def _infer_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name.startswith("livematte-infer")]
 
 
+@pytest.mark.parametrize("every_n", [1, 2])
 @pytest.mark.parametrize("model", ["rvm", "selfie"])
-def test_same_results_in_order_as_the_plain_processor(tiny_models_dir, model):
+def test_same_results_in_order_as_the_plain_processor(tiny_models_dir, model, every_n):
     frames = _frames(8)
-    plain = _processor(tiny_models_dir, model)
+    plain = _processor(tiny_models_dir, model, every_n)
     expected = [plain.process(f, i / 30) for i, f in enumerate(frames)]
     got = []
-    with PipelinedProcessor(_processor(tiny_models_dir, model)) as pipe:
+    with PipelinedProcessor(_processor(tiny_models_dir, model, every_n)) as pipe:
         for i, f in enumerate(frames):
             out = pipe.submit(f, i / 30)
             if out is not None:
                 got.append(out)
         got.append(pipe.flush())
     assert [g.result.extra["frame_index"] for g in got] == list(range(len(frames)))
+    assert [g.result.extra["computed"] for g in got] == [i % every_n == 0 for i in range(len(frames))]
     for want, have in zip(expected, got):
         np.testing.assert_array_equal(have.view, want.view)
         np.testing.assert_array_equal(have.result.alpha, want.result.alpha)

@@ -26,7 +26,8 @@ def _rgb(value: int, width: int = 64, height: int = 48) -> np.ndarray:
     return np.full((height, width, 3), value, np.uint8)
 
 
-def _wait_for(predicate, timeout: float = 3.0) -> None:
+def _wait_for(predicate, timeout: float = 60.0) -> None:
+    """Polls until ``predicate`` holds; the timeout only bounds a hang, it never decides an outcome."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
@@ -111,17 +112,16 @@ def test_slow_inference_is_paced_by_repeating_the_last_composite():
     sink = FakeVirtualCamSink()
     camera = PacedVirtualCamera(sink, fps=50)
     camera.start(64, 48)
-    for value in (10, 20, 30):  # "inference" at 5 fps against a 50 fps device
+    for value in (10, 20, 30):  # "inference" far slower than the device: it waits on the sends, never sleeps
         camera.submit(_rgb(value))
-        time.sleep(0.2)
+        seen = sink.count
+        _wait_for(lambda: sink.count >= seen + 3 and int(sink.frames[-1].frame[0, 0, 0]) == value)
     camera.stop()
     frames = sink.snapshot()
     values = [int(f.frame[0, 0, 0]) for f in frames]
     assert sorted(set(values)) == [10, 20, 30]
     assert values == sorted(values)  # never goes back to an older composite
-    assert 15 <= len(frames) <= 36  # ~30 sends in 0.6 s: a steady rate, not 3
-    gaps = np.diff([f.time for f in frames])
-    assert gaps.max() < 0.15  # the consumer never waits 0.2 s for inference
+    assert len(frames) >= 9  # the device kept getting frames between the composites: a steady rate, not 3
     stats = camera.stats()
     assert stats.received == 3 and stats.sent == len(frames) and stats.repeated == len(frames) - 3
 
@@ -129,29 +129,37 @@ def test_slow_inference_is_paced_by_repeating_the_last_composite():
 def test_fast_producer_is_capped_at_the_device_rate():
     sink = FakeVirtualCamSink()
     camera = PacedVirtualCamera(sink, fps=20)
-    camera.start(64, 48)
     started = time.monotonic()
-    while time.monotonic() - started < 0.5:  # "inference" far faster than the device
-        camera.submit(_rgb(int((time.monotonic() - started) * 400) % 255))
-        time.sleep(0.001)
+    camera.start(64, 48)
+    for i in range(200):  # "inference" far faster than the device
+        camera.submit(_rgb(i % 255))
+        if i % 50 == 49:
+            _wait_for(lambda: sink.count >= 1)
     camera.stop()
-    assert 7 <= sink.count <= 13  # ~10 sends in 0.5 s at 20 fps
-    assert camera.stats().received > 3 * sink.count
+    elapsed = time.monotonic() - started
+    # the pacer never bursts: at most one send per period (plus the first); a busy machine only sends fewer
+    assert 1 <= sink.count <= elapsed * 20 + 2
+    assert camera.stats().received == 200
 
 
 def test_submit_never_blocks_on_a_slow_device():
-    class SlowSink(FakeVirtualCamSink):
+    gate = threading.Event()
+
+    class StuckSink(FakeVirtualCamSink):
         def send(self, frame):
-            time.sleep(0.2)
+            gate.wait(60)  # the device hangs until the test lets it go
             super().send(frame)
 
-    camera = PacedVirtualCamera(SlowSink(), fps=30)
+    camera = PacedVirtualCamera(StuckSink(), fps=30)
     camera.start(64, 48)
-    started = time.perf_counter()
-    for _ in range(100):
-        camera.submit(_rgb(5))
-    assert time.perf_counter() - started < 0.05
-    camera.stop()
+    submitter = threading.Thread(target=lambda: [camera.submit(_rgb(5)) for _ in range(100)])
+    submitter.start()
+    submitter.join(60)
+    try:
+        assert not submitter.is_alive() and not gate.is_set()  # all 100 went in while the device was stuck
+    finally:
+        gate.set()
+        camera.stop()
 
 
 def test_a_failing_device_stops_the_pacer_and_reports():
@@ -164,7 +172,7 @@ def test_a_failing_device_stops_the_pacer_and_reports():
     camera = PacedVirtualCamera(BrokenSink(), fps=30, on_error=lambda text: (errors.append(text), reported.set()))
     camera.start(64, 48)
     camera.submit(_rgb(1))
-    assert reported.wait(2)
+    assert reported.wait(60)
     _wait_for(lambda: not camera.running)
     assert "device unplugged" in errors[0] and camera.error == errors[0]
     camera.stop()

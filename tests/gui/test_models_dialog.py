@@ -76,7 +76,7 @@ def click(qtbot, button) -> None:
 
 def settle(qtbot, dialog: ModelsDialog) -> None:
     """Waits until no download and no verification is running (no thread outlives a test)."""
-    qtbot.waitUntil(lambda: not dialog.jobs and not dialog._verifying, timeout=10000)
+    qtbot.waitUntil(lambda: not dialog.jobs and not dialog._verifying, timeout=60000)
 
 
 def live_dialog_objects_in_garbage() -> list[str]:
@@ -130,13 +130,13 @@ def test_download_asks_licence_shows_progress_and_turns_present(qtbot, server, m
         threads.append(threading.current_thread())
 
     dialog.download_progress.connect(record)
-    with qtbot.waitSignal(dialog.models_changed, timeout=10000):
+    with qtbot.waitSignal(dialog.models_changed, timeout=60000):
         click(qtbot, dialog.rows["selfie"].download)
     assert asked == ["selfie"] and licences.is_accepted(spec)
     assert len(reports) > 2 and reports == sorted(reports) and reports[-1] == len(SELFIE)
     assert set(threads) == {threading.main_thread()}  # widgets are only touched on the UI thread
     assert (models / SELFIE_FILE).read_bytes() == SELFIE
-    qtbot.waitUntil(lambda: dialog.status_text("selfie") == "contract ok", timeout=10000)
+    qtbot.waitUntil(lambda: dialog.status_text("selfie") == "contract ok", timeout=60000)
     row = dialog.rows["selfie"]
     assert row.download.isHidden() and row.progress.isHidden()
     assert SELFIE_FILE in dialog.table.item(row.index, models_dialog.LOCATION).text()
@@ -161,15 +161,15 @@ def test_404_is_shown_in_the_dialog_and_can_be_retried(qtbot, server, models, li
     dialog.models_changed.connect(lambda: changed.append(True))
     click(qtbot, dialog.rows["selfie"].download)
     job = dialog.jobs["selfie"]
-    qtbot.waitUntil(lambda: "HTTP 404" in dialog.message.text(), timeout=10000)
+    qtbot.waitUntil(lambda: "HTTP 404" in dialog.message.text(), timeout=60000)
     assert "/gone.onnx" in dialog.message.text() and dialog.message.isVisible()
     assert dialog.status_text("selfie") == "missing" and not changed
     # the error's traceback keeps the worker's frames in a cycle: the job must not be freed by gc
-    qtbot.waitUntil(lambda: not shiboken6.isValid(job), timeout=5000)
+    qtbot.waitUntil(lambda: not shiboken6.isValid(job), timeout=60000)
     del job
     assert live_dialog_objects_in_garbage() == []
     server.routes["/gone.onnx"] = Route(SELFIE)  # the server is back: the same button now works
-    with qtbot.waitSignal(dialog.models_changed, timeout=10000):
+    with qtbot.waitSignal(dialog.models_changed, timeout=60000):
         click(qtbot, dialog.rows["selfie"].download)
     assert "HTTP 404" not in dialog.message.text()
     settle(qtbot, dialog)
@@ -188,7 +188,7 @@ def test_cancel_keeps_the_part_and_the_next_download_resumes(qtbot, server, mode
         def slow(progress):
             report(progress)
             if progress.done:
-                gate.wait(5)
+                gate.wait(60)  # only bounds a hang: the test sets it right after Cancel
 
         return real_fetch(spec, **{**options, "progress": slow})
 
@@ -196,17 +196,17 @@ def test_cancel_keeps_the_part_and_the_next_download_resumes(qtbot, server, mode
     dialog = make_dialog(qtbot, models, licences, {"selfie": spec})
     click(qtbot, dialog.rows["selfie"].download)
     row = dialog.rows["selfie"]
-    qtbot.waitUntil(lambda: row.cancel.isVisible() and row.progress.value() > 0, timeout=5000)
+    qtbot.waitUntil(lambda: row.cancel.isVisible() and row.progress.value() > 0, timeout=60000)
     assert dialog.status_text("selfie") == "downloading" and row.download.isHidden()
     click(qtbot, row.cancel)
     gate.set()
-    qtbot.waitUntil(lambda: "cancelled" in dialog.message.text(), timeout=5000)
+    qtbot.waitUntil(lambda: "cancelled" in dialog.message.text(), timeout=60000)
     part = models / f"{SELFIE_FILE}.part"
     assert part.is_file() and 0 < part.stat().st_size < len(SELFIE)
     assert not (models / SELFIE_FILE).exists() and dialog.status_text("selfie") == "missing"
     assert not row.download.isHidden() and row.cancel.isHidden()
     kept = part.stat().st_size
-    with qtbot.waitSignal(dialog.models_changed, timeout=10000):
+    with qtbot.waitSignal(dialog.models_changed, timeout=60000):
         click(qtbot, row.download)
     assert server.ranges("/selfie.onnx") == [None, f"bytes={kept}-"]  # resumed, not started over
     assert (models / SELFIE_FILE).read_bytes() == SELFIE
@@ -226,7 +226,7 @@ def test_download_all_missing_skips_models_without_a_url(qtbot, server, models, 
     changes = []
     dialog.models_changed.connect(lambda: changes.append(True))
     click(qtbot, dialog.download_all)
-    qtbot.waitUntil(lambda: len(changes) == 2, timeout=10000)
+    qtbot.waitUntil(lambda: len(changes) == 2, timeout=60000)
     settle(qtbot, dialog)
     assert dialog.status_text("selfie") == dialog.status_text("meet") == "contract ok"
     assert dialog.status_text("sinet") == "missing" and not dialog.download_all.isEnabled()
@@ -245,7 +245,7 @@ def test_main_window_opens_the_dialog_and_mattes_once_weights_arrive(qtbot, make
     photo = tmp_path / "person.png"
     write_png(photo, person_image(320, 240))
     window.open_path(str(photo))
-    qtbot.waitUntil(lambda: window.last_frame is not None, timeout=10000)
+    qtbot.waitUntil(lambda: window.last_frame is not None, timeout=60000)
     assert tuple(window.last_frame.view[3, 3]) != (0, 255, 0)  # no weights: the plain source
     write_tiny_models(folder)  # what a finished download leaves behind
     dialog.models_changed.emit()
@@ -255,7 +255,7 @@ def test_main_window_opens_the_dialog_and_mattes_once_weights_arrive(qtbot, make
         frame = window.last_frame
         return frame is not None and tuple(frame.view[3, 3]) == (0, 255, 0)
 
-    qtbot.waitUntil(matted, timeout=10000)
+    qtbot.waitUntil(matted, timeout=60000)
     window.open_models()  # a second call shows the same dialog again
     assert window.models_dialog is dialog
     settle(qtbot, dialog)

@@ -38,8 +38,8 @@ def test_toggle_opens_at_the_frame_size_sends_and_closes(qtbot, make_window, tin
     controller.action.trigger()
     assert controller.state == WAITING and controller.action.isChecked()
     window.open_path(_photo(tmp_path))
-    qtbot.waitUntil(lambda: controller.state == ON, timeout=10000)
-    qtbot.waitUntil(lambda: sink.count >= 5, timeout=5000)
+    qtbot.waitUntil(lambda: controller.state == ON, timeout=60000)
+    qtbot.waitUntil(lambda: sink.count >= 5, timeout=60000)
     assert sink.size == (320, 240) and sink.fps == 30  # a still has no rate of its own: the camera rate setting
     assert "on" in controller.indicator.text() and "320×240" in controller.indicator.text()
     frame = sink.snapshot()[-1].frame
@@ -52,7 +52,7 @@ def test_no_backend_shows_the_fix_and_turns_off(qtbot, make_window, tiny_models_
     window = make_window(tiny_models_dir)
     _with_sink(window, FakeVirtualCamSink(fail_start="no loopback device"))
     window.open_path(_photo(tmp_path))
-    with qtbot.waitSignal(window.virtual_camera.failed, timeout=10000) as blocker:
+    with qtbot.waitSignal(window.virtual_camera.failed, timeout=60000) as blocker:
         window.virtual_camera.action.trigger()
     assert "no loopback device" in blocker.args[0]
     assert window.virtual_camera.state == OFF and not window.virtual_camera.action.isChecked()
@@ -70,7 +70,7 @@ def test_device_lost_while_sending_turns_off_with_a_message(qtbot, make_window, 
     window = make_window(tiny_models_dir)
     _with_sink(window, Unplugged())
     window.virtual_camera.action.trigger()
-    with qtbot.waitSignal(window.virtual_camera.failed, timeout=10000) as blocker:
+    with qtbot.waitSignal(window.virtual_camera.failed, timeout=60000) as blocker:
         window.open_path(_photo(tmp_path))
     assert "device unplugged" in blocker.args[0]
     assert window.virtual_camera.state == OFF and window.banner.isVisible()
@@ -88,7 +88,7 @@ def test_preset_applies_to_widgets_worker_and_saved_settings(qtbot, make_window,
     assert window.panel.background_spec() == "#00b140" and window.panel.expand.value() == -1
     assert json.loads(settings_store.value(SETTINGS_KEY))["background"] == "#00b140"
     qtbot.waitUntil(lambda: window.last_frame is not None and tuple(window.last_frame.view[3, 3]) == (0, 177, 64),
-                    timeout=10000)
+                    timeout=60000)
     window.presets.rebuild()
     checked = [name for name, action in window.presets.actions_by_name().items() if action.isChecked()]
     assert checked == ["Green screen"]
