@@ -40,3 +40,15 @@ def make_window(qtbot, settings_store, tmp_path):
     # the garbage collector next runs on some other thread.
     windows.clear()
     gc.collect()
+
+
+@pytest.fixture(autouse=True)
+def no_user_config(tmp_path, monkeypatch):
+    """A test that reaches run_app() opens its settings in tmp_path, never the user's config folder."""
+    from PySide6.QtCore import QSettings
+
+    import app.gui.settings_store as settings_store
+
+    monkeypatch.setattr(settings_store, "config_dir", lambda: tmp_path / "config")
+    monkeypatch.setattr(settings_store, "legacy_store",
+                        lambda: QSettings(str(tmp_path / "legacy.conf"), QSettings.Format.IniFormat))
