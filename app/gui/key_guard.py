@@ -14,6 +14,7 @@ from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtWidgets import QAbstractItemView, QAbstractSpinBox, QComboBox, QLineEdit, QPlainTextEdit, QTextEdit
 
 TYPING_CONTROLS = (QComboBox, QAbstractSpinBox, QLineEdit, QTextEdit, QPlainTextEdit, QAbstractItemView)
+GUARD_NAME = "livematte-single-key-guard"
 COMMAND_MODIFIERS = (Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier
                      | Qt.KeyboardModifier.MetaModifier)
 
@@ -35,3 +36,18 @@ class SingleKeyGuard(QObject):
             event.accept()  # the key goes to the control as a normal key press
             return True
         return False
+
+
+def install(app: QObject) -> SingleKeyGuard:
+    """The one guard of ``app`` (a QApplication), created on first use and owned by it.
+
+    Owned by the application rather than by a window, so no window's teardown
+    (possibly by the garbage collector on another thread) removes a filter the
+    application is running.
+    """
+    guard = app.findChild(SingleKeyGuard, GUARD_NAME)
+    if guard is None:
+        guard = SingleKeyGuard(app)
+        guard.setObjectName(GUARD_NAME)
+        app.installEventFilter(guard)
+    return guard

@@ -20,6 +20,9 @@ from app.core.live_settings import LiveSettings
 from app.core.pipelined import PipelinedProcessor
 
 
+SHUTDOWN_HANG_MS = 60_000  # only a hung model call takes this long
+
+
 class InferenceWorker(QObject):
     """Lives on its own QThread; emits processed frames and errors."""
 
@@ -244,7 +247,14 @@ class LiveSession:
         self.mailbox.dropped = 0  # counts are per source; the capture thread has stopped
 
     def shutdown(self) -> None:
+        """Stops capture and inference; returns once the inference thread has ended.
+
+        The worker finishes the frame in flight first, which on a busy machine
+        can take seconds. Returning earlier would leave a running QThread to be
+        destroyed later (Qt aborts the process then), so the wait is bounded
+        only by a hang guard.
+        """
         self.close_source()
         self.worker.stop()
         self.thread.quit()
-        self.thread.wait(3000)
+        self.thread.wait(SHUTDOWN_HANG_MS)

@@ -31,9 +31,8 @@ from app.core.models.session import available_providers
 from app.core.presets import PresetStore
 from app.core.sources import VIDEO_SUFFIXES
 from app.core.view import ViewMode
-from app.gui import debug_log, sources_bridge
+from app.gui import debug_log, key_guard, sources_bridge
 from app.gui.control_panel_view import RECORD_STOP_TEXT, RECORD_TEXT, ControlPanelView, time_text
-from app.gui.key_guard import SingleKeyGuard
 from app.gui.live_worker import LiveSession
 from app.gui.preview_view import PreviewView
 from app.gui.presets_menu import PresetsMenu
@@ -144,8 +143,7 @@ class MainWindow(QMainWindow):
         self._restore_blur_radius()
         self._connect()
         self._build_menus()
-        self.key_guard = SingleKeyGuard(self)
-        QApplication.instance().installEventFilter(self.key_guard)
+        self.key_guard = key_guard.install(QApplication.instance())
         self._geometry_restored = False
         self.session.worker.set_settings(self.settings)
         self.session.start()
@@ -561,7 +559,6 @@ class MainWindow(QMainWindow):
         return restored
 
     def closeEvent(self, event) -> None:  # noqa: N802
-        QApplication.instance().removeEventFilter(self.key_guard)
         self.store.setValue(GEOMETRY_KEY, self.saveGeometry())
         self.store.setValue(SPLITTER_KEY, self.splitter.saveState())
         self.store.setValue(SETTINGS_KEY, json.dumps(self.settings.to_dict()))
