@@ -34,7 +34,11 @@ def make_window(qtbot, settings_store, tmp_path):
         return window
 
     yield make
-    for window in windows:
+    from PySide6.QtWidgets import QApplication
+
+    # also windows a test built itself (a "reopened" one): none may reach the collector with its threads running
+    others = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w not in windows]
+    for window in [*windows, *others]:
         window.close()
     # Free the window's Qt objects now, on this (the UI) thread, rather than whenever
     # the garbage collector next runs on some other thread.
