@@ -107,7 +107,7 @@ def person_frames(cutout_rgba: np.ndarray, background: np.ndarray, frames: int, 
     """A real cut-out (RGBA) pasted at positions moving right by ``step`` px per frame over a background."""
     import cv2
 
-    from app.core.compose import cover_fit
+    from app.core.imaging.compose import cover_fit
 
     bg = cover_fit(background, width, height)
     scale = 0.9 * height / cutout_rgba.shape[0]

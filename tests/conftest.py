@@ -39,9 +39,15 @@ def portraits_dir() -> Path:
 
 @pytest.fixture(autouse=True)
 def _isolated_user_folders(tmp_path, monkeypatch):
-    """Never read or write the user's own cache or config folders (weights, licences, presets)."""
+    """Never read or write the user's own cache or config folders (weights, licences, presets).
+
+    Never download either: a command that misses a model would fetch it on first
+    use; tests of that unset LIVEMATTE_OFFLINE and serve files from 127.0.0.1.
+    """
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("LIVEMATTE_OFFLINE", "1")
+    monkeypatch.delenv("LIVEMATTE_MODEL_MIRROR", raising=False)
 
 
 def pytest_configure(config) -> None:

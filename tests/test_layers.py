@@ -1,7 +1,10 @@
-"""app.core must stay Qt-free: the engine is importable without a GUI toolkit."""
+"""The layers hold at run time too (pyproject's import-linter contracts check the source):
+app.core is importable without a GUI toolkit or a front end, and the command line
+does not load the desktop app or the service until it needs them."""
 
 from __future__ import annotations
 
+import ast
 import pkgutil
 import subprocess
 import sys
@@ -9,13 +12,22 @@ import sys
 import app.core
 
 
-def test_core_never_imports_qt_or_front_ends():
-    modules = [m.name for m in pkgutil.walk_packages(app.core.__path__, "app.core.")]
+def _loaded_after(imports: str, prefixes: tuple[str, ...]) -> list[str]:
     code = (
         "import importlib, sys\n"
-        f"for m in {modules!r}: importlib.import_module(m)\n"
-        "bad = [m for m in sys.modules if m.startswith(('PySide6', 'app.gui', 'app.cli'))]\n"
-        "print(bad)\n"
+        f"{imports}\n"
+        f"print(sorted(m for m in sys.modules if m.startswith({prefixes!r})))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[]"
+    return ast.literal_eval(out)
+
+
+def test_core_never_imports_qt_or_front_ends():
+    modules = [m.name for m in pkgutil.walk_packages(app.core.__path__, "app.core.")]
+    imports = f"for m in {modules!r}: importlib.import_module(m)"
+    assert _loaded_after(imports, ("PySide6", "app.gui", "app.cli", "app.service", "app.main")) == []
+
+
+def test_command_line_loads_no_other_front_end():
+    imports = "import app.main, app.cli; app.cli.build_parser()"
+    assert _loaded_after(imports, ("PySide6", "app.gui", "app.service")) == []

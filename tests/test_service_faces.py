@@ -8,11 +8,11 @@ import io
 import cv2
 import numpy as np
 import pytest
-from fastapi.testclient import TestClient
+from tests.service.helpers import local_client
 from PIL import Image
 
-from app.core.face_regions import HAIR, LABEL_NAMES, SKIN
-from app.core.image_io import InputLimits
+from app.core.face.regions import HAIR, LABEL_NAMES, SKIN
+from app.core.media.image_io import InputLimits
 from app.service.app import create_app
 from app.service.engine import ServiceLimits, load_engine
 from tests.tiny_face_models import face_image, write_tiny_face_models
@@ -53,7 +53,7 @@ def engine(models_dir):
 
 @pytest.fixture(scope="module")
 def client(engine):
-    return TestClient(create_app(engine))
+    return local_client(create_app(engine))
 
 
 def _tc(client, body, headers=TC):
@@ -73,7 +73,7 @@ def _tc_error(client, body, headers=TC) -> str:
 
 def test_face_models_load_lazily_once(models_dir):
     engine = load_engine("selfie", str(models_dir), limits=LIMITS)
-    client = TestClient(create_app(engine))
+    client = local_client(create_app(engine))
     assert engine._faces.loaded is None  # matting-only use never loads them
     client.post("/jdai/SelfieSeg", json={"image": FACE})
     assert engine._faces.loaded is None
@@ -125,8 +125,8 @@ def test_tencent_head_and_body_meet_without_a_seam(client):
 
 
 def test_tencent_unsupported_options_are_ignored_and_named(client):
-    answer = _tc(client, {"Image": FACE, "SegmentationOptions": {"Hair": True, "Hat": True, "Necklace": True}})
-    assert answer.headers["X-LiveMatte-Ignored-Options"] == "Hat,Necklace"
+    answer = _tc(client, {"Image": FACE, "SegmentationOptions": {"Hair": True, "Earrings": True, "Necklace": True}})
+    assert answer.headers["X-LiveMatte-Ignored-Options"] == "Earrings,Necklace"
     assert [r["Label"] for r in answer.json()["Response"]["ImageRects"]] == ["Hair"]
 
 
@@ -145,7 +145,7 @@ def test_tencent_background_only_needs_no_face(client):
         ({"Image": FACE, "SegmentationOptions": ["Hair"]}, "InvalidParameter"),
         ({"Image": FACE, "SegmentationOptions": {"Fringe": True}}, "UnknownParameter"),
         ({"Image": FACE, "SegmentationOptions": {"Hair": False}}, "InvalidParameter.InvalidParameter"),
-        ({"Image": FACE, "SegmentationOptions": {"Hat": True, "LeftEar": True}}, "InvalidParameter.InvalidParameter"),
+        ({"Image": FACE, "SegmentationOptions": {"Necklace": True, "Belongings": True}}, "InvalidParameter.InvalidParameter"),
         ({"Url": "http://127.0.0.1:9/a.jpg", "SegmentationOptions": {"Hair": True}}, "InvalidParameterValue.UrlIllegal"),
         ({"Image": FACE[:-3], "SegmentationOptions": {"Hair": True}}, "FailedOperation.ImageDecodeFailed"),
         ({"Image": FACE[: len(FACE) // 8 * 4], "SegmentationOptions": {"Hair": True}}, "FailedOperation.ImageDecodeFailed"),
@@ -174,7 +174,7 @@ def test_tencent_oversize_body_in_tencents_envelope(client):
 
 
 def test_tencent_key_is_the_secret_id(models_dir):
-    keyed = TestClient(create_app(load_engine("selfie", str(models_dir), limits=LIMITS, api_key="s3cret")))
+    keyed = local_client(create_app(load_engine("selfie", str(models_dir), limits=LIMITS, api_key="s3cret")))
     body = {"Image": FACE, "SegmentationOptions": {"Hair": True}}
     assert _tc_error(keyed, body) == "AuthFailure.SecretIdNotFound"
     auth = "TC3-HMAC-SHA256 Credential=s3cret/2026-01-01/bda/tc3_request, SignedHeaders=content-type;host, Signature=x"
@@ -186,7 +186,7 @@ def test_tencent_key_is_the_secret_id(models_dir):
 def test_missing_face_weights_is_a_clear_error_not_a_crash(tmp_path, monkeypatch):
     monkeypatch.delenv("LIVEMATTE_MODELS", raising=False)  # the real weights must not be found there either
     engine = load_engine("selfie", str(write_tiny_models(tmp_path)), limits=LIMITS)  # no face models
-    client = TestClient(create_app(engine))
+    client = local_client(create_app(engine))
     error = _tc(client, {"Image": FACE, "SegmentationOptions": {"Hair": True}}).json()["Response"]["Error"]
     assert error["Code"] == "ResourceUnavailable.NotExist" and "yunet" in error["Message"].lower()
     jd = client.post("/jdai/face_parser", json=[{"image": FACE}])
@@ -199,16 +199,16 @@ def test_missing_face_weights_is_a_clear_error_not_a_crash(tmp_path, monkeypatch
 # --- JD face_parser ------------------------------------------------------------
 
 
-def test_jd_face_parser_success_shape(client):
-    answer = client.post("/jdai/face_parser", json=[{"image": FACE}, {"image": "data:image/png;base64," + FACE}])
+def test_jd_face_parser_success_shape_is_the_documents(client):
+    answer = client.post("/jdai/face_parser", json=[{"image": FACE}])
     body = answer.json()
     assert answer.status_code == 200 and body["code"] == "10000" and body["charge"] is False
+    assert body["remainTimes"] == -1 and body["remainSeconds"] == -1 and body["msg"] == "查询成功"
     result = body["result"]
-    assert result["status"] == 1000 and result["message"] == "ok" and isinstance(result["used_time"], int)
-    assert len(result["images"]) == 2 and result["images"][0] == result["images"][1]
-    item = result["images"][0]
-    assert item["face_num"] == 1
-    with Image.open(io.BytesIO(base64.b64decode(item["image"]))) as png:
+    assert result["status"] == 200 and result["message"] == "ok" and isinstance(result["used_time"], int)
+    assert set(result) == {"status", "message", "image", "used_time", "face_num"}  # face_num: additive
+    assert result["face_num"] == 1
+    with Image.open(io.BytesIO(base64.b64decode(result["image"]))) as png:
         assert png.mode == "P" and png.size == (320, 256)
         labels = np.asarray(png)
     assert labels[200, 100] == SKIN and labels[80, 160] == HAIR and labels[20, 20] == 0
@@ -216,8 +216,14 @@ def test_jd_face_parser_success_shape(client):
     assert {2, 3, 4, 5, 6} <= set(np.unique(labels))  # brows, eyes, nose drawn by the tiny mesh
 
 
+def test_jd_face_parser_several_images_add_a_list(client):
+    result = client.post("/jdai/face_parser", json=[{"image": FACE}, {"image": "data:image/png;base64," + FACE}]).json()["result"]
+    assert result["status"] == 200 and len(result["images"]) == 2
+    assert result["images"][0] == result["images"][1] == {"image": result["image"], "face_num": 1}
+
+
 def test_jd_face_parser_accepts_a_single_object(client):
-    assert client.post("/jdai/face_parser", json={"image": FACE}).json()["result"]["status"] == 1000
+    assert client.post("/jdai/face_parser", json={"image": FACE}).json()["result"]["status"] == 200
 
 
 @pytest.mark.parametrize(
@@ -246,7 +252,7 @@ def test_jd_face_parser_business_errors(client, body, status):
 
 def test_jd_face_parser_error_names_the_image(client):
     result = client.post("/jdai/face_parser", json=[{"image": FACE}, {"image": NO_FACE}]).json()["result"]
-    assert result["message"].startswith("image[1]:")
+    assert result["message"] == "other error" and result["detail"] == "image[1]: no face found"
 
 
 def test_jd_face_parser_bad_json(client):
@@ -266,7 +272,7 @@ def test_real_hair_and_face(real_models_dir, portraits_dir):
     photo = portraits_dir / "bgmatting_0001_img.png"
     if not photo.is_file():
         pytest.skip("bgmatting_0001_img.png not available")
-    client = TestClient(create_app(load_engine("selfie", str(real_models_dir))))
+    client = local_client(create_app(load_engine("selfie", str(real_models_dir))))
     body = {"Image": _b64(photo.read_bytes()), "SegmentationOptions": {"Hair": True, "Face": True}}
     response = _tc(client, body).json()["Response"]
     rects = {r["Label"]: r for r in response["ImageRects"]}
@@ -280,3 +286,52 @@ def test_real_hair_and_face(real_models_dir, portraits_dir):
     cheek = mask[cy + face["Height"] // 10, face["X"] + face["Width"] // 5: face["X"] + face["Width"] // 3]
     assert cheek.min() == 255
     assert mask[:50, :50].max() == 0  # the corner is background
+
+
+# --- ears and hat (approximations) ------------------------------------------------
+
+
+def ears_and_hat_image() -> np.ndarray:
+    """face_image with ears of the face's colour beside the tiny mesh's oval and a purple hat above it
+    (red enough to be person for the tiny matte, not green: not hair).
+
+    The patches are narrow and straddle the tiny detector's 32-px cells, so they are not faces themselves.
+    """
+    image = face_image()
+    image[104:150, 218:230] = (240, 60, 50)  # the person's left ear: the image's right
+    image[90:136, 26:38] = (240, 60, 50)  # the person's right ear
+    image[26:38, 104:152] = (200, 40, 220)  # a hat above the hairline
+    return image
+
+
+@pytest.mark.parametrize(
+    ("option", "box"),
+    [("LeftEar", (218, 104, 12, 46)), ("RightEar", (26, 90, 12, 46)), ("Hat", (104, 26, 48, 12)),
+     ("Headdress", (104, 26, 48, 12))],
+)
+def test_tencent_ears_and_hat(client, option, box):
+    response = _tc(client, {"Image": _b64(_png(ears_and_hat_image())), "SegmentationOptions": {option: True}}).json()
+    response = response["Response"]
+    rects = response["ImageRects"]
+    assert [r["Label"] for r in rects] == [option]
+    got = np.array([rects[0][k] for k in ("X", "Y", "Width", "Height")])
+    assert np.abs(got - box).max() <= 2  # the drawn patch, not the face, hair or the other side
+    mask = _decode(response["MaskImage"])
+    x, y, w, h = box
+    assert mask[y + 3:y + h - 3, x + 3:x + w - 3].min() > 128
+    assert mask[140:180, 140:180].max() == 0 and mask[70:110, 120:200].max() == 0  # not the face, not the hair
+
+
+def test_tencent_ears_are_skin_and_the_hat_is_not(client):
+    image = ears_and_hat_image()
+    image[104:150, 218:230] = (200, 40, 220)  # hat-coloured where the left ear would be: not an ear
+    image[26:38, 104:152] = (240, 60, 50)  # skin-coloured above the hairline: forehead, not a hat
+    response = _tc(client, {"Image": _b64(_png(image)), "SegmentationOptions": {"LeftEar": True, "RightEar": True,
+                                                                                 "Hat": True}}).json()["Response"]
+    assert [r["Label"] for r in response["ImageRects"]] == ["RightEar"]
+
+
+def test_tencent_ears_are_empty_without_ears(client):
+    response = _tc(client, {"Image": FACE, "SegmentationOptions": {"LeftEar": True, "RightEar": True, "Hair": True}})
+    rects = {r["Label"] for r in response.json()["Response"]["ImageRects"]}
+    assert rects == {"Hair"}  # both asked, none found: only the hair has a box

@@ -15,7 +15,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
-from app.core.face_regions import (
+from app.core.face.regions import (
     FACE_OVAL, LEFT_EYE, LEFT_EYEBROW, LIPS_LOWER_INNER, LIPS_LOWER_OUTER, LIPS_UPPER_INNER, LIPS_UPPER_OUTER,
     NOSE_POINTS, RIGHT_EYE, RIGHT_EYEBROW, ring_from_edges,
 )
@@ -51,11 +51,14 @@ def template_points() -> np.ndarray:
         upper = [edges[4][0]] + [b for _, b in edges[4:8]]
         placed.update(_arc(lower, x0, x1, 68, -3))
         placed.update(_arc(upper, x0, x1, 62, -3))
-    nose = _ellipse(NOSE_POINTS[10:], 96, 112, 12, 8)
-    nose.update(_arc(NOSE_POINTS[:10], 96, 96, 0, 0))
-    for k, i in enumerate(NOSE_POINTS[:10]):
+    outline, midline = NOSE_POINTS[:21], NOSE_POINTS[21:]  # bridge sides, walls, alae, base / the ridge
+    nose = _ellipse(outline, 96, 104, 11, 18)
+    for k, i in enumerate(midline):
         nose[i] = (96.0, 84.0 + 4.0 * k)
     placed.update(nose)
+    # where the skin model samples: upper and mid cheeks, chin, forehead (person's right on the image left)
+    placed.update({50: (70.0, 100.0), 280: (122.0, 100.0), 205: (72.0, 116.0), 425: (120.0, 116.0),
+                   199: (96.0, 164.0), 151: (96.0, 45.0)})
     placed.update(_arc(LIPS_UPPER_OUTER, 78, 114, 140, -6))
     placed.update(_arc(LIPS_UPPER_INNER, 80, 112, 142, -1))
     placed.update(_arc(LIPS_LOWER_INNER, 80, 112, 144, 1))

@@ -83,6 +83,13 @@ class OutputExistsError(ExportError):
     exit_code = 12
 
 
+class DiskFullError(ExportError):
+    """No space left on the output's disk; nothing half-written is left behind."""
+
+    code = "disk_full"
+    exit_code = 11
+
+
 class DeviceError(LiveMatteError):
     code = "device_error"
     exit_code = 13
@@ -143,13 +150,6 @@ class DownloadCancelledError(DownloadError):
     exit_code = 130
 
 
-class LicenceNotAcceptedError(ModelError):
-    """A model whose licence is not permissive was fetched before its licence was accepted."""
-
-    code = "licence_not_accepted"
-    exit_code = 22
-
-
 class VirtualCameraUnavailableError(DeviceError):
     """No virtual-camera backend could be opened; the message says what to install or run on this platform."""
 
@@ -162,6 +162,27 @@ class PresetError(SettingsError):
 
     code = "bad_preset"
     exit_code = 24
+
+
+class ModelConversionError(ModelCorruptError):
+    """A publisher's file (TFLite) that the built-in converter cannot turn into ONNX."""
+
+    code = "conversion_failed"
+    exit_code = 9
+
+
+class UnsupportedOperatorError(ModelConversionError):
+    """The TFLite file uses an operator the converter does not implement; the message names it."""
+
+    code = "unsupported_operator"
+    exit_code = 9
+
+
+class InferenceError(ModelError):
+    """A model failed on one input (e.g. ONNX Runtime rejected its shape); other inputs go on."""
+
+    code = "inference_failed"
+    exit_code = 26
 
 
 def _av_tag(tag: str) -> int:

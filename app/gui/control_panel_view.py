@@ -35,9 +35,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.sources import VIDEO_SUFFIXES
-from app.core.live_settings import RATIOS, SNAPSHOT_KINDS, LiveSettings
-from app.core.view import ViewMode
+from app.core.media.sources import VIDEO_SUFFIXES
+from app.core.live.settings import RATIOS, SNAPSHOT_KINDS, LiveSettings
+from app.core.live.view import ViewMode
 
 RESOLUTIONS = ((640, 480), (1280, 720), (1920, 1080))
 BACKGROUND_KINDS = ("transparent", "colour", "image", "video", "blur")

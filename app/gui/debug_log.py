@@ -15,7 +15,7 @@ from typing import Callable
 
 from PySide6.QtCore import QObject, QTimer
 
-from app.core.bench import current_memory_mb
+from app.core.measure.bench import current_memory_mb
 
 log = logging.getLogger("livematte.debug")
 

@@ -13,11 +13,11 @@ from typing import Iterable
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from app.core.capture import CaptureThread
+from app.core.live.capture import CaptureThread
 from app.core.errors import LiveMatteError, ModelError
-from app.core.live import LatestFrameMailbox, LiveProcessor
-from app.core.live_settings import LiveSettings
-from app.core.pipelined import PipelinedProcessor
+from app.core.live.processor import LatestFrameMailbox, LiveProcessor
+from app.core.live.settings import LiveSettings
+from app.core.live.pipelined import PipelinedProcessor
 
 
 SHUTDOWN_HANG_MS = 60_000  # only a hung model call takes this long
@@ -89,7 +89,7 @@ class InferenceWorker(QObject):
             return
         self._finish_recording()
         if request[0] == "start":
-            from app.core.recorder import ClipRecorder
+            from app.core.video.recorder import ClipRecorder
 
             self.record_span = None
             try:

@@ -24,13 +24,13 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.errors import LiveMatteError
-from app.core.image_io import SUPPORTED_SUFFIXES as IMAGE_SUFFIXES
-from app.core.live_settings import LiveSettings
+from app.core.media.image_io import SUPPORTED_SUFFIXES as IMAGE_SUFFIXES
+from app.core.live.settings import LiveSettings
 from app.core.models import matting_models
 from app.core.models.session import available_providers
-from app.core.presets import PresetStore
-from app.core.sources import VIDEO_SUFFIXES
-from app.core.view import ViewMode
+from app.core.live.presets import PresetStore
+from app.core.media.sources import VIDEO_SUFFIXES
+from app.core.live.view import ViewMode
 from app.gui import debug_log, key_guard, sources_bridge
 from app.gui.control_panel_view import RECORD_STOP_TEXT, RECORD_TEXT, ControlPanelView, time_text
 from app.gui.live_worker import LiveSession
@@ -316,10 +316,15 @@ class MainWindow(QMainWindow):
 
     def _check_models(self) -> None:
         from app.core.models import get_spec
+        from app.core.models.provision import offline_setting
         from app.core.models.store import find_weights
 
         missing = [name for name in matting_models() if find_weights(get_spec(name), self.models_dir) is None]
-        if self.settings.model in missing:
+        if self.settings.model in missing and not offline_setting():
+            # first use: download it now, with the Models dialog showing the progress
+            self.open_models()
+            self.models_dialog.download(self.settings.model)
+        elif self.settings.model in missing:
             self.banner.show_message(
                 f"No weights for the matting model '{self.settings.model}' (missing: {', '.join(missing)}). "
                 "The preview shows the plain source until a model is available. "
@@ -399,7 +404,7 @@ class MainWindow(QMainWindow):
     def set_recording(self, on: bool) -> None:
         worker = self.session.worker
         if on:
-            from app.core.snapshot import snapshot_stem
+            from app.core.live.snapshot import snapshot_stem
 
             folder = Path(self.settings.output_dir).expanduser()
             path = folder / (snapshot_stem().replace("snapshot", "recording") + ".mp4")
@@ -482,7 +487,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Saving snapshot…")
 
     def _snapshot_job(self, image, settings: LiveSettings) -> None:
-        from app.core.snapshot import save_snapshot
+        from app.core.live.snapshot import save_snapshot
 
         try:
             written = save_snapshot(image, settings, self.models_dir)
@@ -569,7 +574,7 @@ class MainWindow(QMainWindow):
 
 
 def _class_swatches() -> list[tuple[int, str, tuple[int, int, int]]]:
-    from app.core.face_regions import LABEL_NAMES
-    from app.core.palette import PALETTE
+    from app.core.face.regions import LABEL_NAMES
+    from app.core.face.palette import PALETTE
 
     return [(i, LABEL_NAMES[i].replace("_", " "), tuple(int(c) for c in PALETTE[i])) for i in range(1, len(LABEL_NAMES))]

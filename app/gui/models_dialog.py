@@ -1,7 +1,7 @@
 """The Models dialog: every manifest model with its status, and downloads with progress.
 
-The dialog only lays out and reacts. The work (download, resume, hash and
-contract checks, licence records) is :mod:`app.core.models.fetch`, run on
+The dialog only lays out and reacts. The work (download, resume, local
+conversion, hash and contract checks) is :mod:`app.core.models.fetch`, run on
 Python threads. Each thread reports through a parentless QObject whose signals
 reach the UI thread queued; the Python object lives as long as its thread, so
 a download that outlives the dialog never touches a deleted widget, and its Qt
@@ -10,6 +10,8 @@ carry the model name and connect to bound methods of the dialog only: a lambda
 or a partial has no thread affinity, so Qt would run it on the worker thread.
 
 Closing the dialog only hides it: downloads go on, and reopening shows them.
+Licences are shown (column, tooltip, the message after a download), never a
+gate: GPL-3.0 needs no acceptance to receive or run a copy.
 """
 
 from __future__ import annotations
@@ -28,7 +30,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QMessageBox,
     QProgressBar,
     QPushButton,
     QTableWidget,
@@ -40,7 +41,6 @@ from PySide6.QtWidgets import (
 from app.core.errors import DownloadCancelledError, LiveMatteError
 from app.core.models.fetch import (
     FetchResult,
-    LicenceBook,
     Progress,
     Verification,
     downloadable_files,
@@ -60,20 +60,6 @@ STATUS_COLOURS = {"missing": "#b3261e", "CORRUPT": "#b3261e", "verified": "#1e7d
 ERROR_COLOUR = "#b3261e"
 
 
-def ask_licence(parent: QWidget, spec: ModelSpec) -> bool:
-    """Shows the licence notice; True when the user accepts it (tests replace this function)."""
-    box = QMessageBox(parent)
-    box.setIcon(QMessageBox.Icon.Information)
-    box.setWindowTitle(f"Licence of {spec.name}")
-    box.setTextFormat(Qt.TextFormat.PlainText)  # the notice holds a URL and a title, not markup
-    box.setText(licence_notice(spec))
-    box.setInformativeText("Accept the licence to download the model. You are asked once per model.")
-    accept = box.addButton("Accept and download", QMessageBox.ButtonRole.AcceptRole)
-    box.addButton(QMessageBox.StandardButton.Cancel)
-    box.exec()
-    return box.clickedButton() is accept
-
-
 # ---- background jobs ------------------------------------------------------------------
 
 
@@ -85,12 +71,11 @@ class _FetchJob(QObject):
     failed = Signal(str, str)  # model, a user-facing message
     cancelled = Signal(str, str)  # model, message
 
-    def __init__(self, name: str, spec: ModelSpec, dest_dir: Path | None, licences: LicenceBook) -> None:
+    def __init__(self, name: str, spec: ModelSpec, dest_dir: Path | None) -> None:
         super().__init__()  # no parent: the thread keeps it alive, not the dialog
         self.name = name
         self.spec = spec
         self.dest_dir = dest_dir
-        self.licences = licences
         self.cancel = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"fetch-{spec.name}", daemon=True)
 
@@ -99,10 +84,7 @@ class _FetchJob(QObject):
 
     def _run(self) -> None:
         try:
-            result = fetch_model(
-                self.spec, dest_dir=self.dest_dir, licences=self.licences,
-                progress=self._report, cancel=self.cancel,
-            )
+            result = fetch_model(self.spec, dest_dir=self.dest_dir, progress=self._report, cancel=self.cancel)
         except DownloadCancelledError as exc:
             self.cancelled.emit(self.name, str(exc))
         except LiveMatteError as exc:
@@ -174,7 +156,6 @@ class ModelsDialog(QDialog):
     Args:
         models_dir: the ``--models-dir`` the app runs with (first in the search order).
         dest_dir: where downloads go; default the user cache folder.
-        licence_book: where licence acceptance is remembered; default the user config file.
         specs: the models to list (name -> spec); default the manifest. Tests pass
             specs whose URLs point at a local server.
         parent: the owning window.
@@ -189,7 +170,6 @@ class ModelsDialog(QDialog):
         models_dir: str | None = None,
         *,
         dest_dir: str | Path | None = None,
-        licence_book: LicenceBook | None = None,
         specs: dict[str, ModelSpec] | None = None,
         parent: QWidget | None = None,
     ) -> None:
@@ -197,7 +177,6 @@ class ModelsDialog(QDialog):
         self.setWindowTitle("Models")
         self.models_dir = models_dir
         self.dest_dir = Path(dest_dir) if dest_dir is not None else None
-        self.licence_book = licence_book or LicenceBook()
         self.specs = dict(specs) if specs is not None else load_manifest()
         self.jobs: dict[str, _FetchJob] = {}
         self.messages: dict[str, tuple[str, bool]] = {}  # model -> (text, is_error)
@@ -266,7 +245,7 @@ class ModelsDialog(QDialog):
         bold.setBold(True)
         model.setFont(bold)
         self._set_text(index, TASK, spec.task.replace("_", " "))
-        self._set_text(index, LICENCE, spec.licence)
+        self._set_text(index, LICENCE, spec.licence, licence_notice(spec))
         row = _Row(index, QPushButton("Download"), QProgressBar(), QPushButton("Cancel"))
         row.download.clicked.connect(partial(self.download, name))
         row.cancel.clicked.connect(partial(self.cancel, name))
@@ -394,11 +373,11 @@ class ModelsDialog(QDialog):
 
     # ---- downloads ------------------------------------------------------------------
     def download(self, name: str) -> bool:
-        """Starts downloading ``name`` after its licence is accepted; False when it did not start."""
+        """Starts downloading ``name``; False when it is already downloading."""
         spec = self.specs[name]
-        if name in self.jobs or not self._licence_accepted(spec):
+        if name in self.jobs:
             return False
-        job = _FetchJob(name, spec, self.dest_dir, self.licence_book)
+        job = _FetchJob(name, spec, self.dest_dir)
         job.progress.connect(self._on_progress)
         job.finished.connect(self._on_finished)
         job.failed.connect(self._on_failed)
@@ -415,7 +394,7 @@ class ModelsDialog(QDialog):
         return True
 
     def download_missing(self) -> None:
-        """Downloads every missing model that has a URL (licences are asked one by one)."""
+        """Downloads every missing model that has a URL."""
         for name in self._missing_downloadable():
             self.download(name)
 
@@ -427,19 +406,6 @@ class ModelsDialog(QDialog):
 
     def cancel_all(self) -> None:
         _cancel_all(self.jobs)
-
-    def _licence_accepted(self, spec: ModelSpec) -> bool:
-        if self.licence_book.is_accepted(spec):
-            return True
-        if not ask_licence(self, spec):
-            return False
-        try:
-            self.licence_book.accept(spec)
-        except OSError as exc:  # read-only config folder: say so instead of failing in the worker
-            self.messages[spec.name] = (f"{spec.name}: cannot record the licence acceptance: {exc}", True)
-            self._update_footer()
-            return False
-        return True
 
     def _on_progress(self, name: str, progress: Progress) -> None:
         bar = self.rows[name].progress
@@ -458,7 +424,10 @@ class ModelsDialog(QDialog):
         self.jobs.pop(name, None)
         how = "SHA-256 checked" if result.hash_checked else "contract checked"
         verb = "downloaded to" if result.downloaded else "already present at"
-        self.messages[name] = (f"{name}: {verb} {result.path} ({how})", False)
+        if result.converted_from:
+            verb = f"converted from {result.converted_from} to"
+        notice = f" {licence_notice(self.specs[name])}" if result.downloaded else ""
+        self.messages[name] = (f"{name}: {verb} {result.path} ({how}).{notice}", False)
         self.refresh([name])
         if result.downloaded:
             self.models_changed.emit()

@@ -13,8 +13,8 @@ from PySide6.QtGui import QAction, QDesktopServices
 from PySide6.QtWidgets import QInputDialog, QMenu, QMessageBox, QWidget
 
 from app.core.errors import PresetError
-from app.core.live_settings import LiveSettings
-from app.core.presets import Preset, PresetStore
+from app.core.live.settings import LiveSettings
+from app.core.live.presets import Preset, PresetStore
 
 
 class PresetsMenu(QObject):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings
 
-from app.core.presets import config_dir
+from app.core.live.presets import config_dir
 
 SETTINGS_FILE = "settings.ini"
 LEGACY_ORGANIZATION = LEGACY_APPLICATION = "LiveMatte"

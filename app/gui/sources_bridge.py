@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.core.sources import CameraSource, LoopingVideoSource, StillSource, VideoFileSource
+from app.core.media.sources import CameraSource, LoopingVideoSource, StillSource, VideoFileSource
 
 
 def camera(index: int, width: int, height: int, fps: int) -> CameraSource:

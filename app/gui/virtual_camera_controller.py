@@ -15,8 +15,8 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu, QPushButton, QStatusBar, QWidget
 
 from app.core.errors import LiveMatteError
-from app.core.headless import source_fps
-from app.core.virtual_camera import camera_view, PacedVirtualCamera, VirtualCameraSink, make_sink
+from app.core.live.headless import source_fps
+from app.core.live.virtual_camera import camera_view, PacedVirtualCamera, VirtualCameraSink, make_sink
 from app.gui.live_worker import LiveSession
 
 SHORTCUT = "Ctrl+Shift+V"

@@ -8,5 +8,6 @@ application, and one module per API family translates requests and responses:
 (SegmentCustomizedPortraitPic on ``/``). The matting model loads at start;
 pose and face models load on the first request that needs them, so a server
 without face weights still serves matting and answers face requests with a
-clear error naming the missing file.
+clear error naming the missing file. ``server.serve`` runs it (uvicorn) for
+``livematte serve``; the launcher (``app.main``) hands it to the command line.
 """

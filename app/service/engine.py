@@ -14,21 +14,24 @@ import hmac
 import re
 import threading
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Generic, Iterator, TypeVar
 
 import numpy as np
 
-from app.core.compose import alpha_to_u8, to_rgba
+from app.core.imaging.compose import alpha_to_u8, keep_opaque_colours, to_rgba
 from app.core.errors import LiveMatteError
-from app.core.image_io import InputLimits, decode_image
-from app.core.parsing import FaceParse, FaceParser
-from app.core.pose import Pose, PoseEstimator
-from app.core.results import FrameResult
-from app.core.still import StillPipeline
-from app.core.writers import encode_png
+from app.core.media.image_io import InputLimits, decode_image
+from app.core.face.parsing import FaceParse, FaceParser
+from app.core.body.pose import Pose, PoseEstimator
+from app.core.matting.results import FrameResult
+from app.core.matting.still import StillPipeline
+from app.core.media.writers import encode_png
+from app.service.limits import Header, ImageRules, lenient_rules, read_header
+from app.service.memory import release_memory
 
 DATA_URL = re.compile(r"^data:[\w/+.-]*;base64,", re.IGNORECASE)
+LARGE_PIXELS = 4_000_000  # a request that decoded an image this large returns its memory afterwards
 
 
 class ServiceBusyError(LiveMatteError):
@@ -50,18 +53,36 @@ class ServiceLimits:
     """Bounds on one request and on the work in flight.
 
     max_request_bytes: whole HTTP body (413 beyond it; base64 is 4/3 of the file).
-    image: per-image limits (encoded file size and sides in pixels).
+    image: the service's own per-image bounds (encoded file size, sides in px);
+    each API's document narrows them unless ``lenient``.
     max_pending: requests admitted at once (running or queued for the model);
     one more is refused straight away instead of queueing without bound.
+    max_request_pixels: pixels one request may decode, all its images together
+    (checked on the headers before any decoding).
+    max_images: images in one face_parser request.
+    lenient: accept what the service can do (``image``, every format the core
+    reads) instead of what each cloud API's document allows.
     """
 
     max_request_bytes: int = 32 * 1024 * 1024
     image: InputLimits = InputLimits(min_side=32, max_side=8192, max_file_bytes=20 * 1024 * 1024)
     max_pending: int = 8
+    max_request_pixels: int = 8192 * 8192
+    max_images: int = 8
+    lenient: bool = False
 
     def __post_init__(self) -> None:
         if self.max_request_bytes < 1024 or self.max_pending < 1:
             raise ValueError("max_request_bytes must be >= 1024 and max_pending >= 1")
+        if self.max_request_pixels < 1 or self.max_images < 1:
+            raise ValueError("max_request_pixels and max_images must be >= 1")
+
+    def rules(self, documented: ImageRules) -> ImageRules:
+        """What a route accepts: its API's documented rules within the service's bounds, or
+        (lenient) the service's bounds alone."""
+        if self.lenient:
+            return lenient_rules(self.image, self.max_request_pixels)
+        return documented.tightened(self.image, self.max_request_pixels)
 
 
 @dataclass(frozen=True)
@@ -130,6 +151,7 @@ class Engine:
     _slots: threading.BoundedSemaphore = field(init=False, repr=False)
     _pending: int = field(default=0, repr=False)
     _count_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _large_request: bool = field(default=False, repr=False)
 
     def __post_init__(self) -> None:
         self._slots = threading.BoundedSemaphore(self.limits.max_pending)
@@ -174,23 +196,55 @@ class Engine:
         wanted = self.api_key.encode()
         return any(c is not None and hmac.compare_digest(c.encode(), wanted) for c in candidates)
 
-    def decode(self, data: bytes, name: str = "<upload>") -> np.ndarray:
-        """RGB frame from encoded image bytes, limits checked before decoding.
+    def header(self, data: bytes, rules: ImageRules, name: str) -> Header:
+        """The image's header checked against ``rules`` (nothing decoded yet).
 
         Raises:
             UnsupportedFormatError, UnreadableImageError, FileTooLargeError,
             ImageTooSmallError, ImageTooLargeError.
         """
-        return decode_image(data, self.limits.image, name)
+        return read_header(data, rules, name)
+
+    def decode(self, data: bytes, rules: ImageRules, name: str = "<upload>") -> np.ndarray:
+        """RGB frame from encoded image bytes; ``rules`` are checked on the header before decoding.
+
+        Raises:
+            UnsupportedFormatError, UnreadableImageError, FileTooLargeError,
+            ImageTooSmallError, ImageTooLargeError.
+        """
+        header = read_header(data, rules, name)
+        if header.pixels >= LARGE_PIXELS:
+            self.mark_large()
+        return decode_image(data, rules.as_input_limits(), name)
+
+    def mark_large(self) -> None:
+        """Asks ``release_if_large`` to return memory after this request (a large body, say)."""
+        self._large_request = True
+
+    def release_if_large(self) -> bool:
+        """Returns freed memory to the system after a request that decoded a large image.
+
+        Called once a response is sent (the route's arrays are gone by then);
+        small requests skip it, so the common case costs nothing.
+        """
+        if not self._large_request:
+            return False
+        self._large_request = False
+        release_memory()
+        return True
 
     def matte(self, frame: np.ndarray) -> Cutout:
-        """Alpha and RGBA cut-out of ``frame`` through the shared pipeline."""
+        """Alpha and RGBA cut-out of ``frame`` through the shared pipeline.
+
+        Opaque pixels keep the photo's own colours; estimated foreground colours
+        are used only where the alpha is partial (see ``keep_opaque_colours``).
+        """
         import time
 
         start = time.perf_counter()
         with self._matte_lock:
             result = self.pipeline.process(frame)
-        fg = result.foreground if result.foreground is not None else frame
+        fg = keep_opaque_colours(frame, result.foreground, result.alpha)
         rgba = to_rgba(fg, result.alpha)
         return Cutout(result, rgba, (time.perf_counter() - start) * 1e3)
 
@@ -242,11 +296,13 @@ def image_id(data: bytes) -> str:
     return base64.b64encode(hashlib.md5(data).digest()).decode("ascii")
 
 
-def hard_cutout(rgba: np.ndarray, alpha: np.ndarray, threshold: float = 0.5) -> np.ndarray:
-    """The cut-out with alpha 255 where confidence > ``threshold`` and 0 elsewhere."""
-    out = rgba.copy()
-    out[..., 3] = np.where(alpha > threshold, 255, 0).astype(np.uint8)
-    return out
+def hard_cutout(frame: np.ndarray, alpha: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+    """The photo with alpha 255 where confidence > ``threshold`` and 0 elsewhere.
+
+    Kept pixels are the input's own colours: with a binary alpha there is no
+    mixed pixel whose foreground colour would need estimating.
+    """
+    return np.ascontiguousarray(np.dstack([frame, np.where(alpha > threshold, 255, 0).astype(np.uint8)]))
 
 
 def alpha_bounds(alpha: np.ndarray) -> tuple[int, int, int, int]:
@@ -271,10 +327,11 @@ def load_engine(
     """
     from app.core.models import SessionConfig, load_model
     from app.core.models.manifest import default_model
-    from app.core.parsing import load_face_parser
-    from app.core.pose import load_pose_estimator
+    from app.core.face.parsing import load_face_parser
+    from app.core.body.pose import load_pose_estimator
 
-    config = config or SessionConfig()
+    # no CPU arena: it would keep the largest request's tensors resident for good
+    config = replace(config or SessionConfig(), memory_arena=False)
     matting = load_model(model or default_model("matting"), models_dir, config)
     return Engine(
         StillPipeline(matting),  # type: ignore[arg-type]

@@ -12,31 +12,41 @@ header, as with PicUP.
   ``{"person_num": N, "person_info": [{"body_parts": {name: {x, y, score}},
   "location": {left, top, width, height, score}}]}`` (keypoints in input pixels).
 
+Limits, from the document's FAQ: PNG, JPG/JPEG, BMP, GIF; files up to 15 MB.
+The FAQ first gives 2000×2000 px, then says the resolution is no longer
+limited; this server keeps 4096 px a side (``--lenient``: the service's own
+limits and every format it reads), since an unbounded image is an unbounded
+amount of memory and time. Cut-outs keep the photo's own colour wherever the
+alpha is 255; estimated foreground colours are used only where it is partial.
+
 Errors (all three routes): ``{"code": <non-zero>, "data": null, "msg": ..., "time": ...}``
 with the same number as HTTP status: 400 missing file or bad parameter, 401
 wrong key, 413 body too large (or image file over the limit), 415 not a
-supported image, 422 image sides outside the limits, 429 busy, 500 model
-failure. PicUP does not publish its own error numbers, so these follow HTTP.
+supported image, 422 image sides outside the limits, 429 busy, 403 a web page
+or Host the server does not answer, 404/405, 500 model failure. PicUP does
+not publish its own error numbers, so these follow HTTP.
 """
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 from PIL import ImageColor
 
-from app.core.compose import composite
+from app.core.imaging.compose import composite
 from app.core.errors import (
     FileTooLargeError, ImageTooLargeError, ImageTooSmallError, LiveMatteError, UnreadableImageError,
     UnsupportedFormatError,
 )
-from app.core.pose import poses_to_json
-from app.core.writers import encode_png
-from app.service.common import now_ms, off_loop, request_keys
+from app.core.body.pose import poses_to_json
+from app.core.media.writers import encode_png
+from app.service.common import now_ms, off_loop, public_message, request_keys
 from app.service.engine import Cutout, Engine, ServiceBusyError, alpha_bounds
+from app.service.limits import JPEG_PNG_BMP_GIF, MB, ImageRules
+
+RULES = ImageRules(min_side=32, max_side=4096, max_file_bytes=15 * MB, formats=JPEG_PNG_BMP_GIF)
 
 SUPPORTED_TYPES = (1, 6)
 
@@ -45,8 +55,8 @@ def error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"code": status, "data": None, "msg": message, "time": now_ms()}, status_code=status)
 
 
-def gateway_error(status: int, message: str) -> tuple[int, dict]:
-    return status, {"code": status, "data": None, "msg": message, "time": now_ms()}
+def gateway_error(status: int, message: str) -> JSONResponse:
+    return error(status, message)
 
 
 def status_for(exc: LiveMatteError) -> int:
@@ -113,14 +123,14 @@ def router(engine: Engine) -> APIRouter:
         data = await file.read()
         try:
             with engine.admit():
-                frame = await off_loop(engine.decode, data, file.filename or "file")
+                frame = await off_loop(engine.decode, data, engine.limits.rules(RULES), "file")
                 cutout = await off_loop(engine.matte, frame)
                 png = await off_loop(render_png, frame, cutout, job.crop, job.bgcolor)
                 analysis = poses_to_json(await off_loop(engine.poses, frame)) if analyse else None
         except ServiceBusyError as exc:
             return error(429, str(exc))
         except LiveMatteError as exc:
-            return error(status_for(exc), str(exc))
+            return error(status_for(exc), public_message(exc))
         return png, analysis
 
     def json_answer(png: bytes, analysis: dict | None) -> JSONResponse:

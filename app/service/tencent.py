@@ -16,6 +16,11 @@ grayscale PNG of the same mask, V = round(coverage·255), at the input's size;
 option whose mask is not empty (coverage > 0.5), ``Label`` = the option name,
 a union over all faces.
 
+Limits, from the document: PNG, JPG/JPEG, BMP (no GIF: ``ImageNotSupported``);
+resolution under 2000×2000 (each side at most 1999 px); base64 at most 5 MB
+(``ImageSizeExceed``, checked before decoding). ``--lenient``: the service's
+own limits and every format it reads.
+
 How the options map onto LiveMatte's models (face parsing: YuNet + face mesh
 + hair model; person matte: the served matting model):
 
@@ -31,13 +36,23 @@ How the options map onto LiveMatte's models (face parsing: YuNet + face mesh
   oval (catches the ears); hats and other accessories are not told apart.
 - ``Body``: person matte minus head (neck included, as Tencent's Body).
 - ``Background``: 1 - person matte.
+- ``LeftEar``, ``RightEar`` (approximation): the person matte in a band beside
+  that side of the face mesh's oval, brow to nose base, reaching 0.3 face
+  widths outward, minus face and hair (hair over an ear hides it, as in the
+  photo). No model here outlines ears; the band follows the mesh's pose.
+- ``Hat`` (approximation): the person matte above the oval's upper arc (the
+  hairline), up to 0.8 face heights above it, that the hair model does not
+  call hair: what sits on the head and is neither hair nor skin. Without a
+  hat it is what the hair model missed there, usually little.
+- ``Headdress`` (approximation): the same region as ``Hat``; the models cannot
+  tell a hat from other headwear, and headwear inside the hair (clips, bands)
+  is counted as hair.
 
-Not produced (no model here detects them): ``LeftEar``, ``RightEar`` (ears
-exist only inside ``Head``), ``Hat``, ``Headdress``, ``Earrings``,
-``Necklace``, ``Belongings``. When any supported option is also true they are
-ignored: the response keeps Tencent's shape and lists them in the
-``X-LiveMatte-Ignored-Options`` header. When only such options are true the
-call fails with ``InvalidParameter.InvalidParameter`` naming them.
+Not produced (no model here can tell them from skin, hair or clothes):
+``Earrings``, ``Necklace``, ``Belongings``. When any produced option is also
+true they are ignored: the response keeps Tencent's shape and lists them in
+the ``X-LiveMatte-Ignored-Options`` header. When only such options are true
+the call fails with ``InvalidParameter.InvalidParameter`` saying why for each.
 
 Errors, Tencent's API 3.0 envelope with HTTP 200 (as Tencent answers, so SDKs
 raise their usual exception with the code): ``{"Response": {"Error": {"Code",
@@ -50,12 +65,14 @@ ones), ``InvalidParameterValue.UrlIllegal`` (Url given),
 ``FailedOperation.ImageDecodeFailed`` (bad base64, corrupt image),
 ``FailedOperation.ImageNotSupported`` (not an image format we read),
 ``FailedOperation.ImageResolutionExceed`` / ``ImageResolutionInsufficient``
-(sides outside the service's limits, not Tencent's 2000×2000),
-``FailedOperation.ImageSizeExceed`` (file over the limit),
+(sides outside the limits), ``FailedOperation.ImageSizeExceed`` (base64 or
+file over the limit),
 ``InvalidParameterValue.NoFaceInPhoto`` (a face option was chosen and no face
 was found; ``Background`` and ``Body`` alone need no face),
 ``FailedOperation.RequestEntityTooLarge`` (body over the limit),
 ``AuthFailure.SecretIdNotFound`` (wrong key), ``RequestLimitExceeded`` (busy),
+``UnauthorizedOperation`` (a web page or Host the server does not answer),
+``UnsupportedProtocol`` (not POST),
 ``ResourceUnavailable.NotExist`` (the face models are not installed: the
 message names the file), ``FailedOperation.InnerError`` (a model failed).
 """
@@ -63,7 +80,6 @@ message names the file), ``FailedOperation.InnerError`` (a model failed).
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from dataclasses import dataclass
 
@@ -71,37 +87,49 @@ import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from app.core.compose import alpha_to_u8
+from app.core.imaging.compose import alpha_to_u8
 from app.core.errors import (
     FileTooLargeError, ImageTooLargeError, ImageTooSmallError, LiveMatteError, ModelMissingError,
     UnreadableImageError, UnsupportedFormatError,
 )
-from app.core.face_regions import NUM_LABELS
-from app.core.parsing import FaceParse
-from app.core.parts import PartSelection, cutout, mask_box, part_mask
-from app.service.common import off_loop, request_keys
+from app.core.face.regions import NUM_LABELS
+from app.core.face.parsing import FaceParse
+from app.core.face.parts import PartSelection, cutout, mask_box, part_mask
+from app.service.common import credential_key, off_loop, public_message, request_keys
 from app.service.engine import BadBase64Error, Engine, ServiceBusyError, b64decode_image, b64png
+from app.service.limits import JPEG_PNG_BMP, MB, ImageRules
 
 ACTION = "SegmentCustomizedPortraitPic"
 IGNORED_HEADER = "X-LiveMatte-Ignored-Options"
 
-# Tencent option -> LiveMatte part (app.core.parts.PART_NAMES), in Tencent's documented order.
+# Tencent option -> LiveMatte part (app.core.face.parts.PART_NAMES), in Tencent's documented order.
 OPTION_PARTS: dict[str, str] = {
     "Background": "background", "Hair": "hair", "LeftEyebrow": "left_brow", "RightEyebrow": "right_brow",
     "LeftEye": "left_eye", "RightEye": "right_eye", "Nose": "nose", "UpperLip": "upper_lip",
     "LowerLip": "lower_lip", "Tooth": "inner_mouth", "Mouth": "inner_mouth", "Face": "face_skin",
-    "Head": "head", "Body": "body",
+    "Head": "head", "Body": "body", "LeftEar": "left_ear", "RightEar": "right_ear", "Hat": "hat",
+    "Headdress": "hat",
 }
-UNSUPPORTED_OPTIONS = ("LeftEar", "RightEar", "Hat", "Headdress", "Earrings", "Necklace", "Belongings")
-ALL_OPTIONS = (*OPTION_PARTS, *UNSUPPORTED_OPTIONS)
-PERSON_OPTIONS = frozenset({"Background", "Body", "Head"})  # need the person matte
+# why each option that is not produced is not (the message a client gets)
+UNSUPPORTED_OPTIONS: dict[str, str] = {
+    "Earrings": "no model here can tell an earring from the ear, hair or skin around it",
+    "Necklace": "no model here can tell a necklace from the neck or clothes",
+    "Belongings": "no model here can tell what a person carries from the person",
+}
+TENCENT_ORDER = ("Background", "Hair", "LeftEyebrow", "RightEyebrow", "LeftEye", "RightEye", "Nose", "UpperLip",
+                 "LowerLip", "Tooth", "Mouth", "LeftEar", "RightEar", "Face", "Head", "Body", "Hat", "Headdress",
+                 "Earrings", "Necklace", "Belongings")
+ALL_OPTIONS = TENCENT_ORDER
+PERSON_OPTIONS = frozenset({"Background", "Body", "Head", "LeftEar", "RightEar", "Hat", "Headdress"})  # need the matte
 FACELESS_OPTIONS = frozenset({"Background", "Body"})  # answerable when no face is found
 # validated once at import: a mapping typo fails loudly here, not in a request
 SELECTIONS = {option: PartSelection.parse([part]) for option, part in OPTION_PARTS.items()}
-CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
+RULES = ImageRules(min_side=32, max_side=1999, max_file_bytes=5 * MB, formats=JPEG_PNG_BMP)  # "小于2000*2000"
+MAX_BASE64_CHARS = 5 * MB  # "base64 编码后大小不可超过5M"
 
 GATEWAY_CODES = {
-    400: "InvalidParameter", 401: "AuthFailure.SecretIdNotFound", 413: "FailedOperation.RequestEntityTooLarge",
+    400: "InvalidParameter", 401: "AuthFailure.SecretIdNotFound", 403: "UnauthorizedOperation",
+    404: "InvalidAction", 405: "UnsupportedProtocol", 413: "FailedOperation.RequestEntityTooLarge",
     429: "RequestLimitExceeded", 500: "InternalError",
 }
 
@@ -165,9 +193,11 @@ def error(code: str, message: str) -> JSONResponse:
     return JSONResponse(error_body(code, message))
 
 
-def gateway_error(status: int, message: str) -> tuple[int, dict]:
-    """Refusals before the route runs, in Tencent's envelope and, like Tencent, with HTTP 200."""
-    return 200, error_body(GATEWAY_CODES.get(status, "InternalError"), message)
+def gateway_error(status: int, message: str) -> JSONResponse:
+    """Refusals before or instead of the route, in Tencent's envelope and, like Tencent, with HTTP 200."""
+    if status == 405:
+        message = "use POST with a JSON body and the X-TC-Action header (Tencent Cloud API 3.0)"
+    return error(GATEWAY_CODES.get(status, "InternalError"), message)
 
 
 def code_for(exc: LiveMatteError) -> str:
@@ -187,12 +217,6 @@ def code_for(exc: LiveMatteError) -> str:
     return "FailedOperation.InnerError"
 
 
-def secret_id(request: Request) -> str | None:
-    """The SecretId of a TC3-HMAC-SHA256 Authorization header (the signature is not checked)."""
-    match = CREDENTIAL.search(request.headers.get("authorization", ""))
-    return match.group(1) if match else None
-
-
 def parse_options(options: object) -> Options:
     """Validates ``SegmentationOptions``.
 
@@ -209,20 +233,20 @@ def parse_options(options: object) -> Options:
     for name, value in options.items():
         if not isinstance(value, bool):
             raise TencentError("InvalidParameter", f"SegmentationOptions.{name} must be true or false")
-    chosen = tuple(o for o in OPTION_PARTS if options.get(o) is True)
-    ignored = tuple(o for o in UNSUPPORTED_OPTIONS if options.get(o) is True)
+    chosen = tuple(o for o in TENCENT_ORDER if o in OPTION_PARTS and options.get(o) is True)
+    ignored = tuple(o for o in TENCENT_ORDER if o in UNSUPPORTED_OPTIONS and options.get(o) is True)
     if not chosen and not ignored:
         raise TencentError("InvalidParameter.InvalidParameter", "at least one SegmentationOptions value must be true")
     if not chosen:
+        reasons = "; ".join(f"{o}: {UNSUPPORTED_OPTIONS[o]}" for o in ignored)
         raise TencentError(
             "InvalidParameter.InvalidParameter",
-            f"{', '.join(ignored)} cannot be segmented by this server (no model for them); "
-            f"supported options: {', '.join(OPTION_PARTS)}",
+            f"not produced by this server ({reasons}); produced: {', '.join(o for o in TENCENT_ORDER if o in OPTION_PARTS)}",
         )
     return Options(chosen, ignored)
 
 
-def read_request(raw: bytes) -> tuple[str, Options]:
+def read_request(raw: bytes, lenient: bool = False) -> tuple[str, Options]:
     """(base64 image text, options) from the body.
 
     Raises:
@@ -242,6 +266,9 @@ def read_request(raw: bytes) -> tuple[str, Options]:
         raise TencentError("MissingParameter", "the request is missing a required parameter `Image`")
     if not isinstance(image, str):
         raise TencentError("InvalidParameter", "Image must be a base64 string")
+    if len(image) > MAX_BASE64_CHARS and not lenient:
+        raise TencentError("FailedOperation.ImageSizeExceed",
+                           f"Image is {len(image) / MB:.2f} MB of base64; the limit is {MAX_BASE64_CHARS / MB:.0f} MB")
     if "SegmentationOptions" not in payload:
         raise TencentError("MissingParameter", "the request is missing a required parameter `SegmentationOptions`")
     return image, parse_options(payload["SegmentationOptions"])
@@ -263,8 +290,8 @@ def segment(engine: Engine, frame: np.ndarray, options: Options) -> dict[str, ob
     parse = engine.parse_faces(frame) if options.needs_faces else empty_parse(frame.shape[:2])
     if options.needs_a_face and not parse.faces:
         raise TencentError("InvalidParameterValue.NoFaceInPhoto", "no face found in the photo")
-    masks = {option: part_mask(parse, SELECTIONS[option], alpha) for option in options.chosen}
-    mask = union_mask(parse, options, alpha, masks)
+    masks = {option: part_mask(parse, SELECTIONS[option], alpha, frame) for option in options.chosen}
+    mask = union_mask(parse, options, alpha, masks, frame)
     rects = []
     for option, part in masks.items():
         box = mask_box(part, option)
@@ -274,7 +301,8 @@ def segment(engine: Engine, frame: np.ndarray, options: Options) -> dict[str, ob
 
 
 def union_mask(
-    parse: FaceParse, options: Options, alpha: np.ndarray | None, masks: dict[str, np.ndarray]
+    parse: FaceParse, options: Options, alpha: np.ndarray | None, masks: dict[str, np.ndarray],
+    frame: np.ndarray | None = None,
 ) -> np.ndarray:
     """The soft union of the chosen options, without seams where two of them meet.
 
@@ -285,7 +313,8 @@ def union_mask(
     complements of the rest, are added to it.
     """
     face_level = [OPTION_PARTS[o] for o in options.chosen if o not in FACELESS_OPTIONS]
-    mask = part_mask(parse, PartSelection.parse(face_level), alpha) if face_level else np.zeros(parse.labels.shape, np.float32)
+    mask = (part_mask(parse, PartSelection.parse(face_level), alpha, frame) if face_level
+            else np.zeros(parse.labels.shape, np.float32))
     for option in options.chosen:
         if option in FACELESS_OPTIONS:
             mask += masks[option]
@@ -298,7 +327,7 @@ def router(engine: Engine) -> APIRouter:
     @api.post("/", openapi_extra={"requestBody": REQUEST_SCHEMA, "parameters": [ACTION_PARAMETER]})
     async def tencent_action(request: Request) -> JSONResponse:
         """Custom portrait segmentation (hair, face parts, head, body, background), in Tencent's envelope."""
-        if not engine.key_matches(secret_id(request), *request_keys(request)):
+        if not engine.key_matches(credential_key(request), *request_keys(request)):
             return error("AuthFailure.SecretIdNotFound", "the SecretId (API key) is missing or wrong")
         action = request.headers.get("x-tc-action")
         if not action:
@@ -306,16 +335,17 @@ def router(engine: Engine) -> APIRouter:
         if action != ACTION:
             return error("InvalidAction", f"action `{action}` is not supported here; this server answers {ACTION}")
         try:
-            text, options = read_request(await request.body())
+            text, options = read_request(await request.body(), engine.limits.lenient)
+            rules = engine.limits.rules(RULES)
             with engine.admit():
-                frame = await off_loop(lambda: engine.decode(b64decode_image(text), "Image"))
+                frame = await off_loop(lambda: engine.decode(b64decode_image(text), rules, "Image"))
                 answer = await off_loop(segment, engine, frame, options)
         except TencentError as exc:
             return error(exc.code, str(exc))
         except ServiceBusyError as exc:
             return error("RequestLimitExceeded", str(exc))
         except LiveMatteError as exc:
-            return error(code_for(exc), str(exc))
+            return error(code_for(exc), public_message(exc))
         headers = {IGNORED_HEADER: ",".join(options.ignored)} if options.ignored else None
         return JSONResponse({"Response": {**answer, "RequestId": request_id()}}, headers=headers)
 

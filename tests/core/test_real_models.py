@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from app.cli import main
-from app.core.image_io import load_image
+from app.core.media.image_io import load_image
 from app.core.models import load_model
-from app.core.still import StillPipeline
+from app.core.matting.still import StillPipeline
 
 pytestmark = pytest.mark.real_models
 

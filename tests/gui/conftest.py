@@ -19,7 +19,7 @@ def settings_store(tmp_path):
 
 @pytest.fixture
 def make_window(qtbot, settings_store, tmp_path):
-    from app.core.live_settings import LiveSettings
+    from app.core.live.settings import LiveSettings
     from app.gui.main_window import SETTINGS_KEY, MainWindow
 
     windows = []

@@ -10,8 +10,8 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication
 
-from app.core.view import ViewMode
-from app.core.writers import write_png
+from app.core.live.view import ViewMode
+from app.core.media.writers import write_png
 from app.gui.main_window import SETTINGS_KEY, MainWindow
 from tests.tiny_models import person_image
 

@@ -5,7 +5,7 @@ import re
 
 import numpy as np
 
-from app.core.writers import write_png
+from app.core.media.writers import write_png
 from app.gui.main_window import SETTINGS_KEY
 from tests.tiny_models import person_image
 

@@ -1,4 +1,4 @@
-"""The Models dialog against a local HTTP server: list, licence, download, 404, cancel and resume."""
+"""The Models dialog against a local HTTP server: list, download (licence shown, never asked), 404, cancel and resume."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import pytest
 import shiboken6
 from PySide6.QtCore import Qt
 
-from app.core.models.fetch import LicenceBook
 from app.core.models.manifest import ModelSpec, WeightFile, load_manifest
 from app.gui import models_dialog
 from app.gui.models_dialog import STATUS, ModelsDialog
@@ -28,14 +27,9 @@ MEET = meet_model().SerializeToString()
 
 @pytest.fixture(autouse=True)
 def _offline_and_isolated(tmp_path, monkeypatch):
-    """No proxy may catch 127.0.0.1; no real config, models or licence answers are used."""
+    """No proxy may catch 127.0.0.1; no real config or models are used."""
     no_proxies(monkeypatch)
     monkeypatch.delenv("LIVEMATTE_MODELS", raising=False)
-
-    def unexpected_prompt(parent, spec):
-        raise AssertionError(f"licence prompt for {spec.name} was not expected")
-
-    monkeypatch.setattr(models_dialog, "ask_licence", unexpected_prompt)
 
 
 @pytest.fixture
@@ -52,18 +46,13 @@ def models(tmp_path) -> Path:
     return folder
 
 
-@pytest.fixture
-def licences(tmp_path) -> LicenceBook:
-    return LicenceBook(tmp_path / "licences.json")
-
-
 def spec_at(name: str, file: str, url: str | None, licence: str = "Apache-2.0") -> ModelSpec:
     """A real manifest entry (real tensor contract) downloading from ``url``."""
     return dataclasses.replace(load_manifest()[name], files=(WeightFile(file, url),), licence=licence)
 
 
-def make_dialog(qtbot, models: Path, licences: LicenceBook, specs: dict[str, ModelSpec]) -> ModelsDialog:
-    dialog = ModelsDialog(str(models), dest_dir=models, licence_book=licences, specs=specs)
+def make_dialog(qtbot, models: Path, specs: dict[str, ModelSpec]) -> ModelsDialog:
+    dialog = ModelsDialog(str(models), dest_dir=models, specs=specs)
     qtbot.addWidget(dialog)
     dialog.show()
     return dialog
@@ -99,10 +88,10 @@ def live_dialog_objects_in_garbage() -> list[str]:
         gc.collect()
 
 
-def test_lists_every_manifest_model(qtbot, tmp_path, licences):
+def test_lists_every_manifest_model(qtbot, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
-    dialog = ModelsDialog(str(empty), dest_dir=empty, licence_book=licences)
+    dialog = ModelsDialog(str(empty), dest_dir=empty)
     qtbot.addWidget(dialog)
     manifest = load_manifest()
     assert dialog.table.rowCount() == len(manifest)
@@ -116,12 +105,10 @@ def test_lists_every_manifest_model(qtbot, tmp_path, licences):
     settle(qtbot, dialog)
 
 
-def test_download_asks_licence_shows_progress_and_turns_present(qtbot, server, models, licences, monkeypatch):
+def test_download_needs_no_licence_acceptance_shows_progress_and_turns_present(qtbot, server, models, monkeypatch):
     server.routes["/selfie.onnx"] = Route(SELFIE)
     spec = spec_at("selfie", SELFIE_FILE, server.url("/selfie.onnx"), licence="GPL-3.0")
-    asked: list[str] = []
-    monkeypatch.setattr(models_dialog, "ask_licence", lambda parent, s: asked.append(s.name) or True)
-    dialog = make_dialog(qtbot, models, licences, {"selfie": spec})
+    dialog = make_dialog(qtbot, models, {"selfie": spec})
     assert dialog.status_text("selfie") == "missing"
     reports, threads = [], []
 
@@ -132,7 +119,6 @@ def test_download_asks_licence_shows_progress_and_turns_present(qtbot, server, m
     dialog.download_progress.connect(record)
     with qtbot.waitSignal(dialog.models_changed, timeout=60000):
         click(qtbot, dialog.rows["selfie"].download)
-    assert asked == ["selfie"] and licences.is_accepted(spec)
     assert len(reports) > 2 and reports == sorted(reports) and reports[-1] == len(SELFIE)
     assert set(threads) == {threading.main_thread()}  # widgets are only touched on the UI thread
     assert (models / SELFIE_FILE).read_bytes() == SELFIE
@@ -140,23 +126,14 @@ def test_download_asks_licence_shows_progress_and_turns_present(qtbot, server, m
     row = dialog.rows["selfie"]
     assert row.download.isHidden() and row.progress.isHidden()
     assert SELFIE_FILE in dialog.table.item(row.index, models_dialog.LOCATION).text()
-    assert "downloaded to" in dialog.message.text()
+    assert "downloaded to" in dialog.message.text() and dialog.message.text().count("Licence: GPL-3.0") == 1
+    assert "GPL-3.0" in dialog.table.item(row.index, models_dialog.LICENCE).toolTip()
     settle(qtbot, dialog)
 
 
-def test_declined_licence_downloads_nothing(qtbot, server, models, licences, monkeypatch):
-    server.routes["/selfie.onnx"] = Route(SELFIE)
-    spec = spec_at("selfie", SELFIE_FILE, server.url("/selfie.onnx"), licence="GPL-3.0")
-    monkeypatch.setattr(models_dialog, "ask_licence", lambda parent, s: False)
-    dialog = make_dialog(qtbot, models, licences, {"selfie": spec})
-    click(qtbot, dialog.rows["selfie"].download)
-    assert not dialog.jobs and server.requests == [] and not licences.is_accepted(spec)
-    assert dialog.status_text("selfie") == "missing"
-
-
-def test_404_is_shown_in_the_dialog_and_can_be_retried(qtbot, server, models, licences):
+def test_404_is_shown_in_the_dialog_and_can_be_retried(qtbot, server, models):
     spec = spec_at("selfie", SELFIE_FILE, server.url("/gone.onnx"))  # no route: the server answers 404
-    dialog = make_dialog(qtbot, models, licences, {"selfie": spec})
+    dialog = make_dialog(qtbot, models, {"selfie": spec})
     changed = []
     dialog.models_changed.connect(lambda: changed.append(True))
     click(qtbot, dialog.rows["selfie"].download)
@@ -175,7 +152,7 @@ def test_404_is_shown_in_the_dialog_and_can_be_retried(qtbot, server, models, li
     settle(qtbot, dialog)
 
 
-def test_cancel_keeps_the_part_and_the_next_download_resumes(qtbot, server, models, licences, monkeypatch):
+def test_cancel_keeps_the_part_and_the_next_download_resumes(qtbot, server, models, monkeypatch):
     server.routes["/selfie.onnx"] = Route(SELFIE)
     spec = spec_at("selfie", SELFIE_FILE, server.url("/selfie.onnx"))
     gate = threading.Event()
@@ -193,7 +170,7 @@ def test_cancel_keeps_the_part_and_the_next_download_resumes(qtbot, server, mode
         return real_fetch(spec, **{**options, "progress": slow})
 
     monkeypatch.setattr(models_dialog, "fetch_model", gated_fetch)
-    dialog = make_dialog(qtbot, models, licences, {"selfie": spec})
+    dialog = make_dialog(qtbot, models, {"selfie": spec})
     click(qtbot, dialog.rows["selfie"].download)
     row = dialog.rows["selfie"]
     qtbot.waitUntil(lambda: row.cancel.isVisible() and row.progress.value() > 0, timeout=60000)
@@ -213,7 +190,7 @@ def test_cancel_keeps_the_part_and_the_next_download_resumes(qtbot, server, mode
     settle(qtbot, dialog)
 
 
-def test_download_all_missing_skips_models_without_a_url(qtbot, server, models, licences):
+def test_download_all_missing_skips_models_without_a_url(qtbot, server, models):
     server.routes["/selfie.onnx"] = Route(SELFIE)
     server.routes["/meet.onnx"] = Route(MEET)
     specs = {
@@ -221,7 +198,7 @@ def test_download_all_missing_skips_models_without_a_url(qtbot, server, models, 
         "meet": spec_at("meet", MEET_FILE, server.url("/meet.onnx")),
         "sinet": spec_at("sinet", "sinet.onnx", None),
     }
-    dialog = make_dialog(qtbot, models, licences, specs)
+    dialog = make_dialog(qtbot, models, specs)
     assert not dialog.rows["sinet"].download.isEnabled()
     changes = []
     dialog.models_changed.connect(lambda: changes.append(True))
@@ -233,7 +210,7 @@ def test_download_all_missing_skips_models_without_a_url(qtbot, server, models, 
 
 
 def test_main_window_opens_the_dialog_and_mattes_once_weights_arrive(qtbot, make_window, tmp_path):
-    from app.core.writers import write_png
+    from app.core.media.writers import write_png
     from tests.tiny_models import person_image, write_tiny_models
 
     folder = tmp_path / "models-later"
@@ -259,3 +236,28 @@ def test_main_window_opens_the_dialog_and_mattes_once_weights_arrive(qtbot, make
     window.open_models()  # a second call shows the same dialog again
     assert window.models_dialog is dialog
     settle(qtbot, dialog)
+
+
+def test_main_window_downloads_a_missing_matting_model_on_first_use(qtbot, make_window, server, tmp_path, monkeypatch):
+    from tests.tiny_models import rvm_model
+
+    rvm = rvm_model().SerializeToString()
+    server.routes["/rvm_mobilenetv3_fp32.onnx"] = Route(rvm)
+    monkeypatch.delenv("LIVEMATTE_OFFLINE", raising=False)
+    monkeypatch.setenv("LIVEMATTE_MODEL_MIRROR", server.url(""))
+    empty = tmp_path / "no_models"
+    empty.mkdir()
+    window = make_window(empty, model="rvm")
+    dialog = window.models_dialog  # opened by itself, showing the download
+    assert dialog.isVisible()
+    qtbot.waitUntil(lambda: dialog.status_text("rvm") == "contract ok", timeout=10000)
+    assert (tmp_path / "cache" / "livematte" / "models" / "rvm_mobilenetv3_fp32.onnx").read_bytes() == rvm
+    assert "Licence: GPL-3.0" in dialog.message.text()
+    settle(qtbot, dialog)
+
+
+def test_main_window_offline_only_shows_the_banner(qtbot, make_window, server, tmp_path):
+    empty = tmp_path / "no_models"
+    empty.mkdir()
+    window = make_window(empty, model="rvm")  # the suite runs with LIVEMATTE_OFFLINE=1
+    assert getattr(window, "models_dialog", None) is None and server.requests == []

@@ -26,8 +26,8 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QObject, Signal, Slot
 
-from app.core.live import LatestFrameMailbox
-from app.core.live_settings import LiveSettings
+from app.core.live.processor import LatestFrameMailbox
+from app.core.live.settings import LiveSettings
 from app.gui.live_worker import LiveSession
 from tests.tiny_models import person_image
 

@@ -53,6 +53,6 @@ def test_settings_move_into_the_shared_folder_once(tmp_path):
 
 
 def test_presets_and_settings_share_one_folder():
-    from app.core.presets import config_dir, default_presets_dir
+    from app.core.live.presets import config_dir, default_presets_dir
 
     assert default_presets_dir().parent == config_dir()

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from app.core.virtual_camera import FakeVirtualCamSink
-from app.core.writers import write_png
+from app.core.live.virtual_camera import FakeVirtualCamSink
+from app.core.media.writers import write_png
 from app.gui.virtual_camera_controller import OFF, ON, WAITING
 from tests.tiny_models import person_image
 

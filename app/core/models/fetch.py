@@ -1,4 +1,4 @@
-"""Getting weights onto disk: licence acceptance, download, verification.
+"""Getting weights onto disk: download, local conversion, verification.
 
 Qt-free so the CLI and the GUI share it. The GUI calls :func:`fetch_model` on a
 worker thread with a progress callback (called on that thread, so it must only
@@ -9,34 +9,39 @@ partial file with an HTTP Range request. Only a file that passed its SHA-256
 check (where the manifest knows one) and its tensor contract is renamed into
 place, atomically, so a half-written or wrong file never sits under a name the
 loader would pick up.
+
+Where the publisher ships only TFLite (MediaPipe), the manifest names the
+official original (``upstream``): it is downloaded, checked against its
+SHA-256, converted here (:mod:`app.core.models.tflite`), and the converted bytes
+are checked against the converted file's SHA-256 before the rename.
+
+Licences are shown, never a gate: GPL-3.0 (section 9) needs no acceptance to
+receive or run a copy.
 """
 
 from __future__ import annotations
 
+import hashlib
 import http.client
-import json
 import os
 import re
 import socket
 import ssl
 import threading
 import urllib.error
+import urllib.parse
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Literal
-
-from platformdirs import user_config_dir
+from urllib.parse import quote
 
 from app import __version__
-from app.core.errors import DownloadCancelledError, DownloadError, LicenceNotAcceptedError, ModelCorruptError
+from app.core.errors import DownloadCancelledError, DownloadError, ModelConversionError, ModelCorruptError
 from app.core.models.manifest import ModelSpec, WeightFile
 from app.core.models.store import present_weights, sha256_of, user_models_dir
 
-# Licences that need no click-through: use and redistribution only ask for attribution.
-PERMISSIVE_LICENCES = frozenset(
-    {"MIT", "Apache-2.0", "BSD-2-Clause", "BSD-3-Clause", "ISC", "Zlib", "Unlicense", "CC0-1.0"}
-)
+MIRROR_ENV = "LIVEMATTE_MODEL_MIRROR"
 CHUNK_BYTES = 256 * 1024
 DEFAULT_TIMEOUT_S = 30.0
 USER_AGENT = f"livematte/{__version__}"
@@ -79,67 +84,19 @@ class FetchResult:
     sha256: str
     hash_checked: bool  # the manifest had a SHA-256 and it matched
     downloaded: bool
+    converted_from: str | None = None  # the upstream original (TFLite) it was converted from here
 
 
 # ---- licences ----------------------------------------------------------------------
 
 
-def needs_licence_acceptance(spec: ModelSpec) -> bool:
-    """True when ``spec``'s licence must be shown and accepted before a download."""
-    return spec.licence not in PERMISSIVE_LICENCES
-
-
 def licence_notice(spec: ModelSpec) -> str:
-    """The text shown to a user before the first download of a non-permissive model."""
+    """One line on a model's licence, shown where it is listed and when it is downloaded."""
     where = f" ({spec.homepage})" if spec.homepage else ""
     return (
-        f"'{spec.name}' ({spec.title}) is licensed under {spec.licence}{where}. You may download and "
-        f"use it, but software or weights you redistribute with it are bound by the {spec.licence} terms."
+        f"Licence: {spec.licence}{where}; using it needs no acceptance, "
+        "redistributing it (or software bundling it) is bound by its terms."
     )
-
-
-def default_licence_file() -> Path:
-    """Where accepted licences are remembered: the user config folder."""
-    return Path(user_config_dir("livematte", appauthor=False)) / "accepted_licences.json"
-
-
-@dataclass
-class LicenceBook:
-    """Remembers which model licences the user accepted (model name -> licence id).
-
-    Acceptance is tied to the licence id: if a model's licence changes in the
-    manifest, the user is asked again. Tests pass a temporary ``path``.
-    """
-
-    path: Path = field(default_factory=default_licence_file)
-
-    def _read(self) -> dict[str, str]:
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}  # no file yet, or unreadable: nothing accepted
-        return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
-
-    def is_accepted(self, spec: ModelSpec) -> bool:
-        return not needs_licence_acceptance(spec) or self._read().get(spec.name) == spec.licence
-
-    def accept(self, spec: ModelSpec) -> None:
-        """Records acceptance of ``spec``'s licence (written atomically)."""
-        accepted = self._read()
-        accepted[spec.name] = spec.licence
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_name(self.path.name + ".tmp")
-        temporary.write_text(json.dumps(accepted, indent=2, sort_keys=True), encoding="utf-8")
-        os.replace(temporary, self.path)
-
-    def require(self, spec: ModelSpec) -> None:
-        """Raises:
-            LicenceNotAcceptedError: the licence needs acceptance and was not accepted yet.
-        """
-        if not self.is_accepted(spec):
-            raise LicenceNotAcceptedError(
-                f"{licence_notice(spec)} Accept it first: `livematte models fetch {spec.name} --accept-licence`"
-            )
 
 
 # ---- verification ------------------------------------------------------------------
@@ -214,10 +171,9 @@ class _Transfer:
         return self.target.with_name(self.target.name + ".part")
 
     def fail(self, reason: str) -> DownloadError:
-        return DownloadError(
+        return _download_error(
             f"cannot download model '{self.model}' from {self.url}: {reason}",  # the path prefix names the file
-            path=str(self.target),
-            url=self.url,
+            reason, path=str(self.target), url=self.url,
         )
 
     def report(self, done: int, total: int | None, resumed_from: int) -> None:
@@ -295,7 +251,8 @@ def _open(transfer: _Transfer, offset: int) -> http.client.HTTPResponse | None:
         headers["Range"] = f"bytes={offset}-"
     request = urllib.request.Request(transfer.url, headers=headers)
     try:
-        return urllib.request.urlopen(request, timeout=transfer.timeout)  # noqa: S310 (URLs come from the manifest)
+        # a fresh opener per request: it reads the proxy settings now, not when the first download ran
+        return urllib.request.build_opener().open(request, timeout=transfer.timeout)  # noqa: S310 (manifest URLs)
     except urllib.error.HTTPError as exc:
         if exc.code == 416 and offset and _complete_size(exc.headers.get("Content-Range")) == offset:
             return None  # an earlier run got every byte but stopped before the rename
@@ -400,64 +357,152 @@ def _network_reason(reason: object, timeout: float) -> str:
 # ---- fetching a model --------------------------------------------------------------
 
 
+def _download_error(message: str, reason: str, *, path: str | None, url: str | None) -> DownloadError:
+    """A DownloadError that also carries (host, short reason) pairs for one-line summaries."""
+    error = DownloadError(message, path=path, url=url)
+    error.reasons = [(urllib.parse.urlsplit(url).netloc if url else "", reason)]  # type: ignore[attr-defined]
+    return error
+
+
+def failure_reason(*errors: DownloadError) -> str:
+    """Why downloads failed, short: each reason once, with the hosts it happened at.
+
+    A 404 at one address is expected when another failed for a network reason
+    (a mirror need not hold every name), so HTTP 4xx answers are left out then.
+    """
+    pairs = [pair for error in errors for pair in getattr(error, "reasons", [("", str(error.args[0]))])]
+    network = [(host, reason) for host, reason in pairs if not reason.startswith("HTTP 4")]
+    hosts_by_reason: dict[str, list[str]] = {}
+    for host, reason in network or pairs:
+        hosts = hosts_by_reason.setdefault(reason, [])
+        if host and host not in hosts:
+            hosts.append(host)
+    return "; ".join(f"{reason} at {', '.join(hosts)}" if hosts else reason for reason, hosts in hosts_by_reason.items())
+
+
+@dataclass(frozen=True)
+class Source:
+    """One place a fetch can get a manifest file from.
+
+    ``convert``: ``url`` is the file's upstream original (TFLite), converted here.
+    """
+
+    file: WeightFile
+    url: str
+    convert: bool = False
+
+    @property
+    def remote_name(self) -> str:
+        return self.file.upstream.name if self.convert and self.file.upstream else self.file.name
+
+
+def model_mirror() -> str | None:
+    """``$LIVEMATTE_MODEL_MIRROR`` without a trailing slash, or None."""
+    value = os.environ.get(MIRROR_ENV, "").strip()
+    return value.rstrip("/") or None
+
+
+def download_sources(spec: ModelSpec, mirror: str | None = None) -> list[Source]:
+    """Where ``spec``'s files can come from, in the order a fetch tries them.
+
+    With a mirror (argument, else ``$LIVEMATTE_MODEL_MIRROR``) every file and
+    every upstream original is tried there first, at ``<mirror>/<its name>``;
+    then the official addresses from the manifest.
+    """
+    mirror = mirror or model_mirror()
+    sources: list[Source] = []
+    if mirror:
+        for file in spec.files:
+            sources.append(Source(file, f"{mirror}/{quote(file.name)}"))
+            if file.upstream:
+                sources.append(Source(file, f"{mirror}/{quote(file.upstream.name)}", convert=True))
+    for file in spec.files:
+        if file.url:
+            sources.append(Source(file, file.url))
+        if file.upstream and file.upstream.url:
+            sources.append(Source(file, file.upstream.url, convert=True))
+    return sources
+
+
 def downloadable_files(spec: ModelSpec) -> list[WeightFile]:
-    """The manifest files of ``spec`` that have a URL, in order of preference."""
-    return [f for f in spec.files if f.url]
+    """The manifest files of ``spec`` a fetch can get (mirror included), in order of preference."""
+    files: list[WeightFile] = []
+    for source in download_sources(spec):
+        if source.file not in files:
+            files.append(source.file)
+    return files
+
+
+def conversion_options(spec: ModelSpec, file: WeightFile):
+    """How a file of ``spec`` is converted: the contract's tensor names, provenance as metadata.
+
+    The metadata holds only what is fixed by the manifest (no URL, no time), so
+    the converted bytes, and so their SHA-256, stay the same everywhere.
+    """
+    from app.core.models.tflite import CONVERTER_VERSION, ConversionOptions
+
+    upstream = file.upstream
+    metadata = (
+        ("source", upstream.name if upstream else ""),
+        ("source_sha256", (upstream.sha256 or "") if upstream else ""),
+        ("license", spec.licence),
+        ("conversion", f"livematte-tflite {CONVERTER_VERSION}"),
+    )
+    return ConversionOptions(
+        input_names=[t.name for t in spec.inputs], output_names=[t.name for t in spec.outputs],
+        metadata=metadata, graph_name=spec.name,
+    )
 
 
 def fetch_model(
     spec: ModelSpec,
     *,
     dest_dir: Path | None = None,
-    licences: LicenceBook | None = None,
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
     timeout: float = DEFAULT_TIMEOUT_S,
     force: bool = False,
+    mirror: str | None = None,
 ) -> FetchResult:
-    """Downloads and checks ``spec``'s weights into ``dest_dir`` (the user cache by default).
+    """Downloads (and where needed converts) and checks ``spec``'s weights into ``dest_dir``.
 
-    Tries the manifest's URLs in order; when one fails (HTTP error, network, wrong
-    hash, wrong tensor contract) the next is tried. To download from somewhere
-    else (a mirror, a test server) pass a spec with other files, e.g.
-    ``dataclasses.replace(spec, files=(WeightFile(name, url=...),))``.
+    Tries :func:`download_sources` in order; when one fails (HTTP error, network,
+    wrong hash, failed conversion, wrong tensor contract) the next is tried.
 
     Args:
         spec: the model.
         dest_dir: where the file goes; default :func:`user_models_dir`.
-        licences: acceptance store; default the user config file. A model whose
-            licence is not permissive must be accepted there first (the caller shows
-            :func:`licence_notice` and calls ``LicenceBook.accept``).
         progress: called with a :class:`Progress` after every chunk, on this thread.
         cancel: set from another thread to stop; the partial file is kept for resuming.
         timeout: seconds a connect or read may block.
         force: download again even if a valid file is already in ``dest_dir``.
+        mirror: try ``<mirror>/<file name>`` first (default ``$LIVEMATTE_MODEL_MIRROR``).
 
     Returns:
         Where the file is and how it was checked.
 
     Raises:
-        LicenceNotAcceptedError: the licence needs acceptance first.
         DownloadCancelledError: ``cancel`` was set.
-        DownloadError: no URL is known, or every URL failed (the message lists each).
+        DownloadError: no source is known, or every source failed (the message lists each).
     """
-    (licences or LicenceBook()).require(spec)
     folder = dest_dir or user_models_dir()
-    candidates = downloadable_files(spec)
-    if not candidates:
-        raise DownloadError(
+    sources = download_sources(spec, mirror)
+    if not sources:
+        raise _download_error(
             f"no download is known for model '{spec.name}'; put {spec.files[0].name} into {folder} "
             "or point --models-dir at a folder that has it",
-            path=str(folder),
+            "no download is known", path=str(folder), url=None,
         )
     if not force:
-        existing = _valid_existing(spec, folder, candidates)
+        existing = _valid_existing(spec, folder, [s.file for s in sources])
         if existing is not None:
             return existing
     failures: list[DownloadError] = []
-    for file in candidates:
+    for source in sources:
         try:
-            return _fetch_file(spec, file, folder, progress, cancel, timeout)
+            if source.convert:
+                return _fetch_converted(spec, source, folder, progress, cancel, timeout)
+            return _fetch_file(spec, source, folder, progress, cancel, timeout)
         except DownloadCancelledError:
             raise
         except DownloadError as exc:
@@ -466,7 +511,7 @@ def fetch_model(
 
 
 def _valid_existing(spec: ModelSpec, folder: Path, candidates: list[WeightFile]) -> FetchResult | None:
-    for file in candidates:
+    for file in dict.fromkeys(candidates):
         path = folder / file.name
         if path.is_file():
             check = verify_file(spec, path, file)
@@ -477,38 +522,91 @@ def _valid_existing(spec: ModelSpec, folder: Path, candidates: list[WeightFile])
 
 def _fetch_file(
     spec: ModelSpec,
-    file: WeightFile,
+    source: Source,
     folder: Path,
     progress: ProgressCallback | None,
     cancel: threading.Event | None,
     timeout: float,
 ) -> FetchResult:
-    """One candidate: download, check hash and contract on the part file, rename into place."""
-    url = file.url or ""  # downloadable_files() only passes files with a URL
+    """One ready-made file: download, check hash and contract on the part file, rename into place."""
+    file, url = source.file, source.url
     target = folder / file.name
     part = download_file(
         url, target, model=spec.name, sha256=file.sha256, progress=progress, cancel=cancel, timeout=timeout
     )
+    return _install(spec, part, target, url, bool(file.sha256))
+
+
+def _fetch_converted(
+    spec: ModelSpec,
+    source: Source,
+    folder: Path,
+    progress: ProgressCallback | None,
+    cancel: threading.Event | None,
+    timeout: float,
+) -> FetchResult:
+    """The upstream original: download, check its hash, convert, check the converted hash, install."""
+    from app.core.models.tflite import convert_tflite  # the converter pulls in onnx: only when converting
+
+    file, url = source.file, source.url
+    upstream = file.upstream
+    assert upstream is not None  # download_sources only makes convert sources for files with one
+    target = folder / file.name
+    original = download_file(
+        url, folder / upstream.name, model=spec.name, sha256=upstream.sha256,
+        progress=progress, cancel=cancel, timeout=timeout,
+    )
+    try:
+        converted = convert_tflite(original.read_bytes(), conversion_options(spec, file))
+    except ModelConversionError as exc:
+        raise _download_error(
+            f"cannot convert {upstream.name} from {url} for model '{spec.name}': {exc}",
+            f"conversion failed ({exc})", path=str(target), url=url,
+        ) from exc
+    finally:
+        original.unlink(missing_ok=True)  # ours, and not needed once converted (or unusable)
+    digest = hashlib.sha256(converted).hexdigest()
+    if file.sha256 and digest != file.sha256.lower():
+        reason = f"the converted file's SHA-256 is {digest}, the manifest expects {file.sha256}"
+        raise _download_error(
+            f"converting {upstream.name} from {url} for model '{spec.name}' gave other bytes than expected: "
+            f"{reason}; nothing was installed", reason, path=str(target), url=url,
+        )
+    part = target.with_name(target.name + ".part")
+    try:
+        with open(part, "wb") as sink:
+            sink.write(converted)
+            sink.flush()
+            os.fsync(sink.fileno())
+    except OSError as exc:
+        part.unlink(missing_ok=True)
+        reason = f"cannot write {part}: {exc.strerror or exc}"
+        raise _download_error(f"cannot install model '{spec.name}': {reason}", reason, path=str(target), url=url) from exc
+    return _install(spec, part, target, url, bool(file.sha256), converted_from=upstream.name)
+
+
+def _install(
+    spec: ModelSpec, part: Path, target: Path, url: str, hash_checked: bool, converted_from: str | None = None
+) -> FetchResult:
+    """Checks the tensor contract of a finished part file and renames it into place."""
     # the contract is checked before the rename so a wrong file never lands under a loadable name
-    check = verify_file(spec, part, WeightFile(part.name, url, None))  # hash was checked while downloading
+    check = verify_file(spec, part, WeightFile(part.name, url, None))  # the hash was checked already
     if not check.ok:
         part.unlink(missing_ok=True)
-        raise DownloadError(
-            f"the file downloaded from {url} is not a valid '{spec.name}' model ({check.problem}); it was deleted",
-            path=str(target),
-            url=url,
+        raise _download_error(
+            f"the file from {url} is not a valid '{spec.name}' model ({check.problem}); it was deleted",
+            f"not a valid '{spec.name}' model", path=str(target), url=url,
         )
     os.replace(part, target)
-    return FetchResult(spec.name, target, url, sha256_of(target), bool(file.sha256), True)
+    return FetchResult(spec.name, target, url, sha256_of(target), hash_checked, True, converted_from)
 
 
 def _combined(spec: ModelSpec, failures: list[DownloadError], folder: Path) -> DownloadError:
-    """One error for all failed URLs; a single failure is passed on unchanged."""
+    """One error for all failed sources; a single failure is passed on unchanged."""
     if len(failures) == 1:
         return failures[0]
     reasons = "; ".join(f"({i}) {exc.args[0]}" for i, exc in enumerate(failures, 1))
-    error = DownloadError(
-        f"every download of model '{spec.name}' failed: {reasons}", path=str(folder), url=failures[-1].url
-    )
+    error = DownloadError(f"every download of model '{spec.name}' failed: {reasons}", path=str(folder), url=failures[-1].url)
+    error.reasons = [pair for exc in failures for pair in getattr(exc, "reasons", [])]  # type: ignore[attr-defined]
     error.__cause__ = failures[-1]
     return error

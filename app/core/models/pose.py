@@ -5,7 +5,7 @@ weighted NMS for the detector; a rotated square ROI from the detector's
 alignment keypoints; 39 landmarks in the crop, refined on the heatmap and
 projected back through the same rotation. The detector's own box sits on the
 face and is *not* a person box; the person box comes from the landmarks
-(``app.core.pose``).
+(``app.core.body.pose``).
 """
 
 from __future__ import annotations

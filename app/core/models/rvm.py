@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 import cv2
@@ -11,13 +12,29 @@ import onnxruntime as ort
 from app.core.errors import SettingsError
 from app.core.models.base import MattingOutput, register_adapter
 from app.core.models.manifest import ModelSpec
+from app.core.models.person_crop import PersonCrop
 from app.core.models.session import input_dtype, session_provider
-from app.core.refine import fit_size
+from app.core.imaging.refine import fit_size
 
 PORTRAIT_LONG_SIDE = 320  # internal long side for close-ups (content-aware mode)
-PORTRAIT_ENTER, PORTRAIT_LEAVE = 0.75, 0.55  # person height / frame height: hysteresis band
+# close-up or not from the person's *area* (share of the frame's pixels), with a hysteresis band:
+# webcam-style upper-body shots cover 13-17 % of the frame, a standing full-body person 3-5 %
+# although both span 50-85 % of the frame height (the height criterion read both as close-ups)
+PORTRAIT_ENTER, PORTRAIT_LEAVE = 0.10, 0.07
 STATE_INPUTS = ("r1i", "r2i", "r3i", "r4i")
 STATE_OUTPUTS = ("r1o", "r2o", "r3o", "r4o")
+
+
+# The model's internal (downsampled) frame must be at least 3 px on its short side: its fast
+# guided filter runs a 3x3 box filter there, and ONNX Runtime rejects a 2-px input
+# ("Invalid input shape: {2,480}", measured on the shared weights). 8 px leaves room for the
+# model's own rounding and keeps a matte that is more than a smear.
+MIN_INTERNAL_SIDE = 8
+# RVM's refiner works at the full size it is given, with a dozen float32 planes: a 50 MP photo
+# peaked at 8.9 GB. Above this many pixels the model gets a reduced copy (same internal
+# resolution) and its matte and colours are scaled back up. 8.4 MP keeps 4K UHD video
+# (8.3 MP) on the full-size path.
+MAX_WORK_PIXELS = 8_400_000
 
 
 def auto_downsample_ratio(width: int, height: int, target_long_side: int = 480) -> float:
@@ -26,6 +43,17 @@ def auto_downsample_ratio(width: int, height: int, target_long_side: int = 480) 
     1280x720 -> 0.375 and 1920x1080 -> 0.25, as RVM's authors recommend.
     """
     return round(min(1.0, target_long_side / max(width, height)), 4)
+
+
+def valid_ratio(ratio: float, width: int, height: int) -> float:
+    """``ratio``, raised where needed so the internal short side is at least MIN_INTERNAL_SIDE px.
+
+    Extreme strips (8192x40) and tiny ratios (0.005) would otherwise give the
+    model a frame its box filter cannot take. A frame whose own short side is
+    below the minimum runs at ratio 1 (and is padded by ``infer``).
+    """
+    floor = min(1.0, math.ceil(MIN_INTERNAL_SIDE / max(1, min(width, height)) * 1e4) / 1e4)
+    return max(ratio, floor)
 
 
 @register_adapter("rvm")
@@ -44,11 +72,15 @@ class RobustVideoMatting:
     1280x720 that full-resolution pass is about a third of the model's time.
     ``content_aware`` (only while the ratio is automatic): the internal long
     side follows the person's size in the last matte: PORTRAIT_LONG_SIDE when
-    the person fills most of the frame height (a close-up has pixels to
+    the person covers a large share of the frame (a close-up has pixels to
     spare), ``target_long_side`` otherwise, with hysteresis, because each
     change restarts the recurrent state. ``io_binding`` keeps the recurrent
     tensors inside ONNX Runtime between frames instead of round-tripping them
     through numpy (off by default: on CPU it measured within noise).
+    ``person_crop`` (live fast path, off by default): the model runs on a box
+    around the person in the last matte, at the same internal pixel density
+    (see ``PersonCrop``); outside the box alpha is 0. The box is part of the
+    state key, so a move restarts the recurrent state.
     """
 
     temporal = True
@@ -61,6 +93,8 @@ class RobustVideoMatting:
         work_long_side: int | None = None,
         io_binding: bool = False,
         content_aware: bool = False,
+        person_crop: bool = False,
+        max_work_pixels: int = MAX_WORK_PIXELS,
     ) -> None:
         self.session = session
         self.name = spec.name
@@ -69,8 +103,10 @@ class RobustVideoMatting:
         self.dtype = np.float16 if input_dtype(session, "src") == "float16" else np.float32
         self.downsample_ratio = downsample_ratio
         self.work_long_side = work_long_side
+        self.max_work_pixels = max_work_pixels
         self.content_aware = content_aware
         self._portrait = False  # content-aware: the last matte was a close-up
+        self._crop = PersonCrop() if person_crop else None
         self._binding = _StateBinding(session) if io_binding else None
         self._state: list[np.ndarray] = []
         self._key: tuple[int, int, float] | None = None
@@ -94,15 +130,15 @@ class RobustVideoMatting:
             self._binding.reset(zeros)
 
     def ratio_for(self, width: int, height: int) -> float:
+        """The ratio used for a width×height frame: the setting or the automatic one, made valid."""
         if self._ratio is not None:
-            return self._ratio
+            return valid_ratio(self._ratio, width, height)
         target = PORTRAIT_LONG_SIDE if self.content_aware and self._portrait else self.target_long_side
-        return auto_downsample_ratio(width, height, target)
+        return valid_ratio(auto_downsample_ratio(width, height, target), width, height)
 
     def _update_content(self, alpha: np.ndarray) -> None:
-        """Close-up or not, from the rows the person covers in ``alpha`` (at the model's size: cheap)."""
-        rows = np.flatnonzero(cv2.reduce(alpha, 1, cv2.REDUCE_MAX)[:, 0] >= 0.5)
-        fraction = (rows[-1] - rows[0] + 1) / alpha.shape[0] if rows.size else 0.0
+        """Close-up or not, from the share of pixels the person covers in ``alpha`` (at the model's size: cheap)."""
+        fraction = cv2.countNonZero(cv2.compare(alpha, 0.5, cv2.CMP_GE)) / alpha.size
         if self._portrait and fraction < PORTRAIT_LEAVE:
             self._portrait = False
         elif not self._portrait and fraction >= PORTRAIT_ENTER:
@@ -111,12 +147,20 @@ class RobustVideoMatting:
     def infer(self, frame: np.ndarray) -> MattingOutput:
         height, width = frame.shape[:2]
         ratio = self.ratio_for(width, height)
-        if self._key != (width, height, ratio):
-            self.reset()
-            self._key = (width, height, ratio)
         t0 = time.perf_counter()
-        work, work_ratio = self._work_frame(frame, ratio)
-        src = cv2.dnn.blobFromImage(work, scalefactor=1.0 / 255.0)  # NCHW float32, RGB kept
+        padded = _pad_to_min(frame)
+        work, work_ratio = self._work_frame(padded, ratio)
+        box = self._crop.box if self._crop is not None else None
+        key = (width, height, ratio, box)
+        if self._key != key:
+            if self._crop is not None and (self._key is None or self._key[:3] != key[:3]):
+                self._crop.reset()  # a box from another size means nothing here
+                box = None
+                key = (width, height, ratio, None)
+            self.reset()
+            self._key = key
+        seen = work if box is None else work[box[1] : box[3], box[0] : box[2]]
+        src = cv2.dnn.blobFromImage(seen, scalefactor=1.0 / 255.0)  # NCHW float32, RGB kept
         if self.dtype is np.float16:
             src = src.astype(np.float16)
         ratio_arr = np.array([work_ratio], dtype=np.float32)
@@ -130,13 +174,21 @@ class RobustVideoMatting:
         t2 = time.perf_counter()
         alpha = np.ascontiguousarray(pha[0, 0], dtype=np.float32)
         foreground = _chw_to_rgb8(fgr[0])
+        if box is not None:  # back into the whole work frame: nobody outside the box
+            alpha, foreground = _paste(alpha, foreground, work, box)
         if self.content_aware:
             self._update_content(alpha)
-        if work is not frame:
+        if self._crop is not None:
+            self._crop.update(alpha)
+        if work is not padded:
             # bilinear, not guided: RVM's own refiner already fitted the edges at the work size
             # (a guided filter fitted again smooths them: 2.5x the edge error on the portraits)
-            alpha = cv2.resize(alpha, (width, height), interpolation=cv2.INTER_LINEAR)
-            foreground = cv2.resize(foreground, (width, height), interpolation=cv2.INTER_LINEAR)
+            size = (padded.shape[1], padded.shape[0])
+            alpha = cv2.resize(alpha, size, interpolation=cv2.INTER_LINEAR)
+            foreground = cv2.resize(foreground, size, interpolation=cv2.INTER_LINEAR)
+        if padded is not frame:  # cut the edge padding off again
+            alpha = np.ascontiguousarray(alpha[:height, :width])
+            foreground = np.ascontiguousarray(foreground[:height, :width])
         t3 = time.perf_counter()
         return MattingOutput(
             alpha,
@@ -147,14 +199,26 @@ class RobustVideoMatting:
     def _work_frame(self, frame: np.ndarray, ratio: float) -> tuple[np.ndarray, float]:
         """The frame the model sees and its ratio: same internal resolution, less full-size work."""
         height, width = frame.shape[:2]
-        if not self.work_long_side or max(width, height) <= self.work_long_side:
+        long_side = self._work_long_side(width, height)
+        if max(width, height) <= long_side:
             return frame, ratio
-        work_w, work_h = fit_size(width, height, self.work_long_side)
+        work_w, work_h = fit_size(width, height, long_side)
         work_ratio = min(1.0, ratio * max(width, height) / max(work_w, work_h))
         if work_ratio >= 1.0:
             # the internal resolution is the work frame itself: grow the work frame to keep it
             work_w, work_h = fit_size(width, height, round(ratio * max(width, height)))
         return cv2.resize(frame, (work_w, work_h), interpolation=cv2.INTER_AREA), work_ratio
+
+
+    def _work_long_side(self, width: int, height: int) -> int:
+        """The long side of the frame the model is given: the live setting, capped by ``max_work_pixels``."""
+        long_side = self.work_long_side or max(width, height)
+        if width * height > self.max_work_pixels:
+            capped = int(max(width, height) * math.sqrt(self.max_work_pixels / (width * height)))
+            while capped > 1 and math.prod(fit_size(width, height, capped)) > self.max_work_pixels:
+                capped -= 1  # fit_size rounds the short side: stay within the cap
+            long_side = min(long_side, capped)
+        return long_side
 
 
 class _StateBinding:
@@ -190,6 +254,25 @@ class _StateBinding:
         self.session.run_with_iobinding(binding)
         fgr, pha, *self.state = binding.get_outputs()
         return fgr.numpy(), pha.numpy()
+
+
+def _paste(alpha: np.ndarray, foreground: np.ndarray, work: np.ndarray, box: tuple[int, int, int, int]):
+    """The box's alpha and colours placed in a work-size matte (alpha 0 and the frame's own colours outside)."""
+    x0, y0, x1, y1 = box
+    full_alpha = np.zeros(work.shape[:2], np.float32)
+    full_alpha[y0:y1, x0:x1] = alpha
+    full_foreground = work.copy()
+    full_foreground[y0:y1, x0:x1] = foreground
+    return full_alpha, full_foreground
+
+
+def _pad_to_min(frame: np.ndarray) -> np.ndarray:
+    """A frame thinner than MIN_INTERNAL_SIDE, edge-extended to it (``infer`` crops the result back)."""
+    height, width = frame.shape[:2]
+    if min(height, width) >= MIN_INTERNAL_SIDE:
+        return frame
+    bottom, right = max(0, MIN_INTERNAL_SIDE - height), max(0, MIN_INTERNAL_SIDE - width)
+    return cv2.copyMakeBorder(frame, 0, bottom, 0, right, cv2.BORDER_REPLICATE)
 
 
 def _chw_to_rgb8(chw: np.ndarray) -> np.ndarray:

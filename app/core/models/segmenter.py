@@ -16,7 +16,7 @@ import onnxruntime as ort
 from app.core.models.base import MattingOutput, register_adapter
 from app.core.models.manifest import ModelSpec
 from app.core.models.session import session_provider
-from app.core.refine import area_resize, guided_upsample
+from app.core.imaging.refine import area_resize, guided_upsample
 
 OUTPUT_KINDS = ("probability", "logits2", "softmax_nchw")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from platformdirs import user_cache_dir
 
 from app.core.errors import ModelMissingError
-from app.core.models.manifest import REPO_MODELS_DIR, ModelSpec, WeightFile
+from app.core.models.manifest import ModelSpec, WeightFile, source_models_dir
 
 ENV_VAR = "LIVEMATTE_MODELS"
 
@@ -23,7 +23,7 @@ def user_models_dir() -> Path:
 class SearchLocation:
     """One folder of the lookup order and why it is searched (shown to users)."""
 
-    origin: str  # "--models-dir", "$LIVEMATTE_MODELS", "repo" or "user cache"
+    origin: str  # "--models-dir", "$LIVEMATTE_MODELS", "source checkout" or "user cache"
     path: Path
 
 
@@ -34,7 +34,10 @@ def search_locations(models_dir: str | os.PathLike[str] | None = None) -> list[S
         candidates.append(SearchLocation("--models-dir", Path(models_dir).expanduser()))
     if os.environ.get(ENV_VAR):
         candidates.append(SearchLocation(f"${ENV_VAR}", Path(os.environ[ENV_VAR]).expanduser()))
-    candidates += [SearchLocation("repo", REPO_MODELS_DIR), SearchLocation("user cache", user_models_dir())]
+    checkout = source_models_dir()  # only when running from a source checkout, never site-packages
+    if checkout is not None:
+        candidates.append(SearchLocation("source checkout", checkout))
+    candidates.append(SearchLocation("user cache", user_models_dir()))
     unique: list[SearchLocation] = []
     for location in candidates:
         if all(location.path != seen.path for seen in unique):
@@ -87,7 +90,9 @@ def missing_message(spec: ModelSpec, models_dir: str | os.PathLike[str] | None =
     names = " or ".join(f.name for f in spec.files)
     if spec.download_url:
         # the URL stays in the message for machines that can only download by hand
-        fix = f"run `livematte models fetch {spec.name}` (downloads {spec.download_url} into {user_models_dir()})"
+        converts = any(f.upstream for f in spec.files) and not any(f.url for f in spec.files)
+        how = f"downloads {spec.download_url}{' and converts it to ONNX' if converts else ''} into {user_models_dir()}"
+        fix = f"run `livematte models fetch {spec.name}` ({how})"
     else:
         fix = f"no download is known; put {spec.files[0].name} into {user_models_dir()}"
     return (

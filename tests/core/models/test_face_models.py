@@ -9,7 +9,7 @@ from app.core.errors import ModelCorruptError
 from app.core.models import load_model
 from app.core.models.face_mesh import FaceCrop, crop_from_landmarks
 from app.core.models.hair import combine_with_previous
-from app.core.parsing import load_face_parser
+from app.core.face.parsing import load_face_parser
 from tests.tiny_face_models import face_image, template_points, write_tiny_face_models
 from tests.tiny_models import selfie_model
 
@@ -92,7 +92,7 @@ def test_parser_end_to_end_with_tiny_models(face_models_dir):
 
 
 def test_tracker_smooths_and_skips_detection(face_models_dir):
-    from app.core.face_tracking import FaceTracker, TrackerSettings
+    from app.core.face.tracking import FaceTracker, TrackerSettings
 
     parser = load_face_parser(face_models_dir)
     tracker = FaceTracker(parser, TrackerSettings(detect_every=5))
@@ -104,7 +104,7 @@ def test_tracker_smooths_and_skips_detection(face_models_dir):
 
 
 def test_tracker_runs_the_hair_model_every_nth_frame(face_models_dir, monkeypatch):
-    from app.core.face_tracking import FaceTracker, TrackerSettings
+    from app.core.face.tracking import FaceTracker, TrackerSettings
 
     parser = load_face_parser(face_models_dir)
     calls = []

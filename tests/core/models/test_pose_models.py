@@ -9,7 +9,7 @@ import pytest
 from app.core.errors import ModelCorruptError
 from app.core.models import load_model
 from app.core.models.pose import PoseDetector, PoseLandmarkModel
-from app.core.pose import PoseSettings, load_pose_estimator
+from app.core.body.pose import PoseSettings, load_pose_estimator
 from tests.tiny_pose_models import (
     DETECTOR_FILE, HIP, LANDMARK_FILE, PRESENCE, expected_frame_point, landmark_model, template, write_tiny_pose_models,
 )

@@ -94,19 +94,69 @@ def test_work_frame_keeps_the_internal_resolution_and_the_frame_size(tiny_models
 def test_content_aware_ratio_follows_the_person_with_hysteresis(tiny_models_dir):
     model = load_model("rvm", tiny_models_dir, content_aware=True)
     model.target_long_side = 640  # so the two choices differ on a 1280-wide frame
-    tall = np.zeros((90, 160), np.float32)
-    tall[5:85, 60:100] = 1.0  # 89 % of the height: a close-up
-    short = np.zeros((90, 160), np.float32)
-    short[40:85, 60:100] = 1.0  # 50 %: a full body far away
+    close_up = np.zeros((90, 160), np.float32)
+    close_up[40:90, 50:110] = 1.0  # head and shoulders: 21 % of the frame
+    full_body = np.zeros((90, 160), np.float32)
+    full_body[10:85, 72:82] = 1.0  # a standing person: 83 % of the height but 5 % of the frame
     middle = np.zeros((90, 160), np.float32)
-    middle[30:85, 60:100] = 1.0  # 61 %: inside the hysteresis band
+    middle[50:90, 50:82] = 1.0  # 8.9 %: inside the hysteresis band
     assert model.ratio_for(1280, 720) == 0.5
-    model._update_content(tall)
+    model._update_content(full_body)
+    assert model.ratio_for(1280, 720) == 0.5  # tall but small: not a close-up
+    model._update_content(close_up)
     assert model.ratio_for(1280, 720) == 0.25
     model._update_content(middle)
     assert model.ratio_for(1280, 720) == 0.25  # stays until clearly smaller
-    model._update_content(short)
+    model._update_content(full_body)
     assert model.ratio_for(1280, 720) == 0.5
     model.downsample_ratio = 0.375
-    model._update_content(tall)
+    model._update_content(close_up)
     assert model.ratio_for(1280, 720) == 0.375  # a ratio the user chose always wins
+
+
+@pytest.mark.parametrize("size,ratio", [((8192, 40), None), ((1600, 8), None), ((640, 480), 0.005), ((40, 8192), 0.01)])
+def test_internal_size_stays_valid_for_extreme_shapes(size, ratio):
+    """The model's downsampled frame keeps a short side its 3x3 box filter accepts (issue: 8192x40 crashed)."""
+    from app.core.models.rvm import MIN_INTERNAL_SIDE, valid_ratio
+
+    width, height = size
+    chosen = valid_ratio(ratio if ratio is not None else auto_downsample_ratio(width, height), width, height)
+    assert min(width, height) * chosen >= MIN_INTERNAL_SIDE
+    assert 0 < chosen <= 1.0
+    assert valid_ratio(0.25, 1920, 1080) == 0.25  # ordinary frames keep the recommended ratio
+
+
+def test_frames_thinner_than_the_minimum_are_padded_and_cropped(tiny_models_dir):
+    model = load_model("rvm", tiny_models_dir, downsample_ratio=0.5)
+    frame = person_image(400, 40)[18:21]  # a 400x3 strip
+    out = model.infer(np.ascontiguousarray(frame))
+    assert out.alpha.shape == (3, 400) and out.foreground.shape == (3, 400, 3)
+    assert model.ratio_for(400, 3) == 1.0
+
+
+@pytest.mark.real_models
+@pytest.mark.parametrize("size,ratio", [((8192, 40), None), ((1600, 8), None), ((640, 480), 0.005), ((1600, 4), None)])
+def test_real_rvm_takes_extreme_shapes(real_models_dir, size, ratio):
+    """The shared RVM weights raised ONNX Runtime's InvalidArgument on these before the clamp."""
+    width, height = size
+    model = load_model("rvm", real_models_dir, downsample_ratio=ratio)
+    frame = np.ascontiguousarray(np.broadcast_to(np.linspace(0, 255, width, dtype=np.uint8)[None, :, None], (height, width, 3)))
+    out = model.infer(frame)
+    assert out.alpha.shape == (height, width) and np.isfinite(out.alpha).all()
+
+
+def test_large_frames_reach_the_model_reduced(tiny_models_dir):
+    """Bounded memory: above max_work_pixels the model gets a reduced copy; alpha comes back full size."""
+    model = load_model("rvm", tiny_models_dir, downsample_ratio=0.1, max_work_pixels=100_000)
+    seen = []
+    real_run = model.session.run
+
+    def spy(names, feed):
+        seen.append(feed["src"].shape)
+        return real_run(names, feed)
+
+    model.session.run = spy
+    out = model.infer(person_image(800, 600))  # 480 000 px
+    assert seen[0][2] * seen[0][3] <= 100_000  # (the internal 80x60 resolution is kept)
+    assert out.alpha.shape == (600, 800) and out.foreground.shape == (600, 800, 3)
+    assert out.alpha[300, 400] > 0.9 and out.alpha[5, 5] < 0.1

@@ -1,0 +1,1 @@
+"""Body keypoints: pose estimation over the pose models, skeleton drawing, JSON output."""

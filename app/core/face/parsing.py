@@ -1,0 +1,601 @@
+"""Face parsing: detect faces, fit the mesh, segment hair, rasterise 11 classes.
+
+No face-parsing network exists among the available weights, so the label map
+is drawn: MediaPipe's 468-point mesh gives skin / brows / eyes / nose / lips /
+inner mouth as polygons (anti-aliased, sub-pixel), the hair model gives hair
+on a face-centred crop. Classes are composited top-down (inner mouth and lips
+over eyes and brows over nose over hair over skin) into soft per-class weights
+that sum to one per pixel; the label map is their argmax, so edges sit on the
+50 % coverage line and soft masks of any set of parts come for free.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Iterable
+
+import cv2
+import numpy as np
+
+from app.core.face.appearance import SkinModel, dark_split, enclosed_holes, large_regions, local_lightness, touching
+from app.core.face.regions import (
+    BROW_CONTEXT, HAIR, INNER_MOUTH, LEFT_EYE_ID, LOWER_LIP, MOUTH_OPEN, NUM_LABELS, RIGHT_EYE_ID, SKIN, UPPER_LIP,
+    brow_polygons, eye_distance, forehead_polygon, lip_polygons, mouth_opening, region_indices,
+    region_polygons, scaled_about,
+)
+from app.core.models.face_mesh import FaceCrop, FaceMesh, FaceMeshModel, crop_from_eyes, crop_from_landmarks
+from app.core.models.hair import HAIR_SIZE, HairSegmenter
+from app.core.models.yunet import FaceDetection, YuNetDetector
+
+# Top of the stack first: a pixel's weight goes to the first class that covers it.
+DRAW_ORDER = (8, 7, 9, 4, 5, 2, 3, 6, HAIR, 1)
+SUBPIXEL_BITS = 4  # fillPoly fixed-point: polygons are placed to 1/16 px
+SUPERSAMPLE = 4  # coverage in 1/16 steps per pixel
+SUNGLASSES_SHARE = 0.75  # share of the ring around an eye a lens darkens or tints (bare eyes measured 0.08-0.61)
+LENS_DARKNESS = 0.45  # lens pixels: under this share of the same side's cheek lightness
+LEFT_CHEEK, RIGHT_CHEEK = 425, 205  # mid-cheek landmarks, below where any lens reaches
+MIN_SKIN_SHARE = 0.4  # of the mesh oval that must look like the sampled skin for the image to guide the parts
+OCCLUDER_AREA = 0.02  # smallest occluder, in eye distances squared (a fingertip-sized patch)
+
+
+@dataclass(frozen=True)
+class ParserSettings:
+    """mesh_scale: crop side / detector box side for the mesh (MediaPipe: 1.5).
+    hair_scale: hair crop side / box side (MODELS.md: ~2.5; larger finds long hair,
+    and more background mistaken for hair). min_presence: drop meshes the model
+    itself doubts (back of heads, false detections). refine: a second mesh pass
+    on the crop implied by the first (+3-4 ms a face, steadier on profiles).
+    refine_parts: let the face's own pixels shape the parts (forehead up to the
+    hairline, brows, lips, occluders; see ``refine_face``)."""
+
+    mesh_scale: float = 1.5
+    hair_scale: float = 2.6
+    hair: bool = True
+    min_presence: float = 0.5
+    refine: bool = True
+    refine_parts: bool = True
+
+    def __post_init__(self) -> None:
+        if not 1.0 <= self.mesh_scale <= 3.0 or not 1.0 <= self.hair_scale <= 5.0:
+            raise ValueError("mesh_scale must be in [1, 3] and hair_scale in [1, 5]")
+        if not 0.0 <= self.min_presence <= 1.0:
+            raise ValueError("min_presence must be in [0, 1]")
+
+
+@dataclass(frozen=True)
+class ParsedFace:
+    """One face: detector box (x, y, w, h in px), score, mesh (468×3 px) and presence."""
+
+    box: tuple[float, float, float, float]
+    score: float
+    landmarks: np.ndarray
+    presence: float
+
+    def to_json(self) -> dict[str, object]:
+        x, y, w, h = self.box
+        return {
+            "box": {"x": round(x), "y": round(y), "width": round(w), "height": round(h)},
+            "score": round(self.score, 4),
+            "presence": round(self.presence, 4),
+        }
+
+
+@dataclass
+class FaceParse:
+    """The parse of one frame.
+
+    labels: H×W uint8 class ids. weights: NUM_LABELS×h×w uint8 soft class
+    weights (sum ≈ 255) inside ``roi`` = (x0, y0, x1, y1); outside it
+    everything is background. faces: the faces found. timings: ms per stage.
+    """
+
+    labels: np.ndarray
+    weights: np.ndarray
+    roi: tuple[int, int, int, int]
+    faces: list[ParsedFace] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def soft_mask(self, classes: set[int] | frozenset[int]) -> np.ndarray:
+        """H×W float32 in [0, 1]: anti-aliased coverage of the union of ``classes``."""
+        height, width = self.labels.shape
+        mask = np.zeros((height, width), np.float32)
+        chosen = sorted(c for c in classes if 0 < c < NUM_LABELS)
+        x0, y0, x1, y1 = self.roi
+        if chosen and x1 > x0 and y1 > y0:
+            total = self.weights[chosen].sum(axis=0, dtype=np.uint16)
+            mask[y0:y1, x0:x1] = np.minimum(total, 255).astype(np.float32) * np.float32(1.0 / 255.0)
+        if 0 in classes:
+            outside = np.ones_like(mask)
+            outside[y0:y1, x0:x1] = self.weights[0].astype(np.float32) * np.float32(1.0 / 255.0)
+            mask = np.maximum(mask, outside) if chosen else outside
+        return mask
+
+    def overlay(self, frame: np.ndarray, opacity: float = 0.5, classes: Iterable[int] | None = None) -> np.ndarray:
+        """The photo with palette colours blended in, anti-aliased at every class edge.
+
+        ``classes`` limits the tint to those class ids (default: all face classes).
+
+        Raises:
+            ValueError: opacity outside [0, 1] or a frame of another size.
+        """
+        if not 0.0 <= opacity <= 1.0:
+            raise ValueError(f"overlay opacity must be in [0, 1], got {opacity}")
+        if frame.shape[:2] != self.labels.shape:
+            raise ValueError(f"frame {frame.shape[:2]} does not match the parse {self.labels.shape}")
+        out = frame.copy()
+        x0, y0, x1, y1 = self.roi
+        if x1 <= x0 or y1 <= y0:
+            return out
+        chosen = np.zeros(NUM_LABELS, np.float32)
+        chosen[[c for c in (range(1, NUM_LABELS) if classes is None else classes) if 0 < c < NUM_LABELS]] = 1.0
+        amount, tint = self._tint(chosen)
+        patch = frame[y0:y1, x0:x1].astype(np.float32) * (1.0 - amount * np.float32(opacity / 255.0))[..., None]
+        patch += tint * np.float32(opacity)
+        out[y0:y1, x0:x1] = np.clip(patch + 0.5, 0, 255).astype(np.uint8)
+        return out
+
+    def _tint(self, chosen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(chosen classes' weight h×w on 0..255, their weight-mixed palette colour h×w×3 premultiplied by it).
+
+        Most pixels hold one class (or none): their colour is that class's, read
+        through the label map. Only edge pixels, where classes share the
+        coverage, mix the weights (a full per-class blend cost ~10x more at 720p).
+        """
+        from app.core.face.palette import PALETTE
+
+        x0, y0, x1, y1 = self.roi
+        labels = self.labels[y0:y1, x0:x1]
+        background = self.weights[0]
+        own = np.take_along_axis(self.weights, labels[None], axis=0)[0]
+        mixed = np.where(labels == 0, background < 255, own.astype(np.uint16) + background < 255)
+        amount = chosen[labels] * (255.0 - background.astype(np.float32))
+        palette = PALETTE.astype(np.float32)
+        tint = palette[labels] * amount[..., None] * np.float32(1.0 / 255.0)
+        rows, cols = np.nonzero(mixed)
+        if len(rows):
+            shares = self.weights[1:, rows, cols].astype(np.float32) * chosen[1:, None]  # (K-1)×M
+            amount[rows, cols] = shares.sum(axis=0)
+            tint[rows, cols] = (palette[1:].T @ shares).T * np.float32(1.0 / 255.0)
+        return amount, tint
+
+
+def hair_crop(detection: FaceDetection, scale: float) -> FaceCrop:
+    """Axis-aligned square around the face for the hair model (it expects selfie framing)."""
+    x, y, w, h = detection.box
+    cx, cy = detection.center
+    return FaceCrop(cx, cy, max(w, h) * scale, 0.0)
+
+
+class FaceParser:
+    """Detector + mesh + optional hair model -> FaceParse for RGB frames.
+
+    Thread use: one parser per thread (the hair stream state lives here).
+    """
+
+    def __init__(
+        self,
+        detector: YuNetDetector,
+        mesh: FaceMeshModel,
+        hair: HairSegmenter | None = None,
+        settings: ParserSettings = ParserSettings(),
+    ) -> None:
+        self.detector = detector
+        self.mesh = mesh
+        self.hair_model = hair if settings.hair else None
+        self.settings = settings
+        self._previous_hair: np.ndarray | None = None  # frame-sized uint8, for streams
+
+    def reset(self) -> None:
+        """Forgets the previous hair mask (new source, seek, scene cut)."""
+        self._previous_hair = None
+
+    def parse(self, frame: np.ndarray, *, temporal: bool = False) -> FaceParse:
+        """Parses every face in ``frame`` (RGB uint8 H×W×3).
+
+        ``temporal``: feed the previous frame's hair mask back (streams of one
+        source); stills leave it off so photos do not influence each other.
+        """
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        detections = self.detector.detect(frame)
+        timings["detect"] = (time.perf_counter() - t0) * 1e3
+        return self.parse_detections(frame, detections, temporal=temporal, timings=timings)
+
+    def parse_detections(
+        self,
+        frame: np.ndarray,
+        detections: list[FaceDetection],
+        *,
+        crops: list[FaceCrop] | None = None,
+        temporal: bool = False,
+        timings: dict[str, float] | None = None,
+    ) -> FaceParse:
+        """The rest of ``parse`` for known faces; ``crops`` overrides the mesh crops (tracking)."""
+        timings = {} if timings is None else timings
+        t0 = time.perf_counter()
+        crops = crops or [self.mesh_crop(d) for d in detections]
+        meshes = [self.fit_mesh(frame, crop) for crop in crops]
+        kept = [(d, m) for d, m in zip(detections, meshes) if m.presence >= self.settings.min_presence]
+        timings["landmarks"] = (time.perf_counter() - t0) * 1e3
+        return self.build(frame, [d for d, _ in kept], [m.points for _, m in kept], [m.presence for _, m in kept],
+                          temporal=temporal, timings=timings)
+
+    def mesh_crop(self, detection: FaceDetection) -> FaceCrop:
+        """The first crop for a detected face.
+
+        Side from sqrt(w·h), not max(w, h): YuNet's box grows tall on profiles
+        (hair, ear) and a crop that large left the mesh unsure (presence 0.07
+        on bgmatting_1000_img vs 0.74 with the geometric mean).
+        """
+        _, _, w, h = detection.box
+        return crop_from_eyes(detection.center, float(np.sqrt(w * h)), detection.keypoints[0],
+                              detection.keypoints[1], self.settings.mesh_scale)
+
+    def fit_mesh(self, frame: np.ndarray, crop: FaceCrop) -> FaceMesh:
+        """Mesh on ``crop``, then once more on the crop the mesh itself implies (MediaPipe's
+        tracking ROI: rolled by the eye corners, tight on the face); the surer of the two wins."""
+        mesh = self.mesh.infer(frame, crop)
+        if not self.settings.refine:
+            return mesh
+        refined = self.mesh.infer(frame, crop_from_landmarks(mesh.points[:, :2], self.settings.mesh_scale))
+        return refined if refined.presence >= mesh.presence - 0.05 else mesh
+
+    def build(
+        self,
+        frame: np.ndarray,
+        detections: list[FaceDetection],
+        landmarks: list[np.ndarray],
+        presences: list[float],
+        *,
+        temporal: bool = False,
+        timings: dict[str, float] | None = None,
+        reuse_hair: bool = False,
+    ) -> FaceParse:
+        """Hair + rasterisation for faces whose landmarks are known (also smoothed ones).
+
+        ``reuse_hair`` (streams only) takes the previous frame's hair mask instead of
+        running the hair model, which is most of the parse time.
+        """
+        timings = {} if timings is None else timings
+        height, width = frame.shape[:2]
+        t0 = time.perf_counter()
+        hair_crops = [hair_crop(d, self.settings.hair_scale) for d in detections]
+        previous = self._previous_hair
+        if reuse_hair and temporal and previous is not None and previous.shape == (height, width):
+            hair = previous.astype(np.float32) * np.float32(1.0 / 255.0)
+        else:
+            hair = self.segment_hair(frame, hair_crops, temporal) if self.hair_model and detections else None
+        if self.hair_model is not None:
+            timings["hair"] = (time.perf_counter() - t0) * 1e3
+        t1 = time.perf_counter()
+        roi = union_roi([crop_bounds(c) for c in hair_crops] if hair is not None else [], landmarks, width, height)
+        polygons = [region_polygons(points) for points in landmarks]
+        hair_roi = None if hair is None else hair[roi[1]:roi[3], roi[0]:roi[2]]
+        image_roi = frame[roi[1]:roi[3], roi[0]:roi[2]] if self.settings.refine_parts else None
+        weights = rasterise(polygons, hair_roi, roi, image_roi, landmarks)
+        labels = np.zeros((height, width), np.uint8)
+        labels[roi[1]:roi[3], roi[0]:roi[2]] = np.argmax(weights, axis=0).astype(np.uint8)
+        timings["rasterise"] = (time.perf_counter() - t1) * 1e3
+        faces = [
+            ParsedFace(d.box, d.score, np.asarray(p, np.float32), float(pr))
+            for d, p, pr in zip(detections, landmarks, presences)
+        ]
+        return FaceParse(labels, weights, roi, faces, timings)
+
+    def segment_hair(self, frame: np.ndarray, crops: list[FaceCrop], temporal: bool) -> np.ndarray:
+        """Frame-sized hair probability (float32), max over the faces' crops."""
+        assert self.hair_model is not None  # noqa: S101  (checked by the caller)
+        height, width = frame.shape[:2]
+        previous = self._previous_hair if temporal else None
+        if previous is not None and previous.shape != (height, width):
+            previous = None  # another source or size: the old mask means nothing here
+        hair = np.zeros((height, width), np.float32)
+        for crop in crops:
+            m = crop.matrix(HAIR_SIZE)
+            prior = None
+            if previous is not None:
+                prior = cv2.warpAffine(previous, m, (HAIR_SIZE, HAIR_SIZE), flags=cv2.INTER_LINEAR)
+                prior = prior.astype(np.float32) * np.float32(1.0 / 255.0)
+            prob = self.hair_model.infer(crop.extract(frame, HAIR_SIZE), prior)
+            # warp back only onto the crop's own box: the full frame would cost 4x more at 1080p
+            x0, y0, x1, y1 = (int(v) for v in union_roi([crop_bounds(crop)], [], width, height))
+            if x1 <= x0 or y1 <= y0:
+                continue
+            shifted = m.copy()
+            shifted[:, 2] += m[:, :2] @ np.array([x0, y0], np.float64)
+            back = cv2.warpAffine(prob, shifted, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                  borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+            np.maximum(hair[y0:y1, x0:x1], back, out=hair[y0:y1, x0:x1])
+        if temporal:
+            self._previous_hair = np.floor(hair * 255.0).astype(np.uint8)
+        return hair
+
+
+def crop_bounds(crop: FaceCrop) -> tuple[float, float, float, float]:
+    half = crop.side / 2.0
+    return crop.cx - half, crop.cy - half, crop.cx + half, crop.cy + half
+
+
+def union_roi(
+    boxes: list[tuple[float, float, float, float]], landmarks: list[np.ndarray], width: int, height: int
+) -> tuple[int, int, int, int]:
+    """The smallest integer box (clipped to the frame) holding every box and mesh, plus 2 px for AA."""
+    xs0, ys0, xs1, ys1 = [], [], [], []
+    for x0, y0, x1, y1 in boxes:
+        xs0.append(x0), ys0.append(y0), xs1.append(x1), ys1.append(y1)
+    for points in landmarks:
+        lo, hi = points[:, :2].min(axis=0), points[:, :2].max(axis=0)
+        xs0.append(lo[0]), ys0.append(lo[1]), xs1.append(hi[0]), ys1.append(hi[1])
+    if not xs0:
+        return 0, 0, 0, 0
+    x0 = int(np.clip(np.floor(min(xs0)) - 2, 0, width))
+    y0 = int(np.clip(np.floor(min(ys0)) - 2, 0, height))
+    x1 = int(np.clip(np.ceil(max(xs1)) + 2, x0, width))
+    y1 = int(np.clip(np.ceil(max(ys1)) + 2, y0, height))
+    return x0, y0, x1, y1
+
+
+def polygon_coverage(polygons: list[np.ndarray], origin: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
+    """Anti-aliased coverage (uint8 0..255) of filled polygons (float px) on an h×w canvas at ``origin``.
+
+    Drawn SUPERSAMPLE times larger inside the polygons' own box and area-averaged
+    down: exact coverage, unlike fillPoly's LINE_AA, which adds a ~1 px fringe
+    outside the polygon (a 20×10 square came out 242 px² instead of 200).
+    """
+    height, width = size
+    canvas = np.zeros((height, width), np.uint8)
+    local = [np.asarray(p, np.float32) - np.asarray(origin, np.float32) for p in polygons if len(p) >= 3]
+    if not local:
+        return canvas
+    stacked = np.concatenate(local)
+    bx0, by0 = (max(0, int(np.floor(v)) - 1) for v in stacked.min(axis=0))
+    bx1, by1 = min(width, int(np.ceil(stacked[:, 0].max())) + 2), min(height, int(np.ceil(stacked[:, 1].max())) + 2)
+    if bx1 <= bx0 or by1 <= by0:
+        return canvas
+    k = SUPERSAMPLE
+    big = np.zeros(((by1 - by0) * k, (bx1 - bx0) * k), np.uint8)
+    scale = k * (1 << SUBPIXEL_BITS)
+    # pixel i spans [i - 0.5, i + 0.5]; sub-pixel centres sit at (j + 0.5) / k - 0.5
+    fixed = [np.rint(((p - (bx0, by0)) + 0.5) * scale - 0.5 * (1 << SUBPIXEL_BITS)).astype(np.int32) for p in local]
+    cv2.fillPoly(big, fixed, 255, lineType=cv2.LINE_8, shift=SUBPIXEL_BITS)
+    canvas[by0:by1, bx0:bx1] = cv2.resize(big, (bx1 - bx0, by1 - by0), interpolation=cv2.INTER_AREA)
+    return canvas
+
+
+def rasterise(
+    faces: list[dict[int, list[np.ndarray]]],
+    hair: np.ndarray | None,
+    roi: tuple[int, int, int, int],
+    image: np.ndarray | None = None,
+    landmarks: list[np.ndarray] | None = None,
+) -> np.ndarray:
+    """Soft class weights NUM_LABELS×h×w uint8 (index 0 = background) inside ``roi``.
+
+    ``faces``: per face, label -> polygons in frame px. ``hair``: hair
+    probability already cut to the roi, or None. ``image`` (the frame cut to
+    the roi) and ``landmarks`` (per face, frame px) switch on the image-driven
+    refinement (``refine_face``); without them the polygons are drawn as they
+    are. Each pixel's coverage is handed out top-down in DRAW_ORDER, so the
+    weights sum to 255.
+    """
+    x0, y0, x1, y1 = roi
+    height, width = y1 - y0, x1 - x0
+    weights = np.zeros((NUM_LABELS, height, width), np.uint8)
+    if height <= 0 or width <= 0:
+        return weights
+    coverage: dict[int, np.ndarray] = {}
+    refinements: list[FaceRefinement] = []
+    for index, face in enumerate(faces):
+        own = {label: polygon_coverage(polys, (x0, y0), (height, width)).astype(np.float32) * np.float32(1.0 / 255.0)
+               for label, polys in face.items()}
+        if image is not None and landmarks is not None and index < len(landmarks):
+            refined = refine_face(own, image, landmarks[index][:, :2] - np.array([x0, y0], np.float32), hair)
+            if refined is not None:
+                refinements.append(refined)
+        for label, cov in own.items():
+            coverage[label] = cov if label not in coverage else np.maximum(coverage[label], cov)
+    remaining = np.ones((height, width), np.float32)
+    for label in DRAW_ORDER:
+        cov = hair.astype(np.float32, copy=False) if label == HAIR and hair is not None else coverage.get(label)
+        if cov is None:
+            continue
+        taken = cov * remaining
+        remaining -= taken
+        weights[label] = np.rint(taken * 255.0).astype(np.uint8)
+    weights[0] = 255 - np.minimum(weights[1:].sum(axis=0, dtype=np.uint16), 255).astype(np.uint8)
+    for refined in refinements:
+        refined.apply(weights)
+    return weights
+
+
+@dataclass
+class FaceRefinement:
+    """What ``refine_face`` leaves for after compositing, in ``window`` (row, column slices of the roi).
+
+    forehead: where pixels the labelled head encloses are forehead skin (the
+    hole between the mesh and the hairline). occluded: pixels inside the face
+    that are something else in front of it; they become background.
+    """
+
+    window: tuple[slice, slice]
+    forehead: np.ndarray
+    occluded: np.ndarray
+    close_px: int
+
+    def apply(self, weights: np.ndarray) -> None:
+        view = weights[(slice(None),) + self.window]
+        holes = enclosed_holes(view[0] < view[1:].max(axis=0), self.close_px) & self.forehead  # labelled = argmax
+        if holes.any():
+            view[SKIN][holes] = np.minimum(view[SKIN][holes].astype(np.uint16) + view[0][holes], 255).astype(np.uint8)
+            view[0][holes] = 0
+        if self.occluded.any():
+            view[1:10, self.occluded] = 0
+            view[0] = 255 - np.minimum(view[1:].sum(axis=0, dtype=np.uint16), 255).astype(np.uint8)
+
+
+def refine_face(
+    coverage: dict[int, np.ndarray], image: np.ndarray, points: np.ndarray, hair: np.ndarray | None
+) -> FaceRefinement | None:
+    """Reshapes one face's class coverages (float32, roi-sized, changed in place) from its pixels.
+
+    ``image``: the roi's RGB pixels; ``points``: the face's landmarks in roi px.
+    Returns None (polygons kept as drawn) when no skin could be sampled or
+    the mesh's oval is mostly not that skin.
+    """
+    height, width = image.shape[:2]
+    unit = eye_distance(points)
+    forehead = forehead_polygon(points)
+    lo = np.minimum(forehead.min(axis=0), points.min(axis=0)) - 0.15 * unit
+    hi = np.maximum(forehead.max(axis=0), points.max(axis=0)) + 0.15 * unit
+    wx0, wy0 = (int(max(0, np.floor(v))) for v in lo)
+    wx1, wy1 = int(min(width, np.ceil(hi[0]))), int(min(height, np.ceil(hi[1])))
+    if wx1 - wx0 < 4 or wy1 - wy0 < 4:
+        return None
+    window = (slice(wy0, wy1), slice(wx0, wx1))
+    lab = cv2.cvtColor(np.ascontiguousarray(image[window]), cv2.COLOR_RGB2Lab)
+    local = (points - np.array([wx0, wy0], np.float32)).astype(np.float32)
+    skin = SkinModel.sample(lab, local)
+    if skin is None:
+        return None
+    like = skin.likeness(lab)
+    size = (wy1 - wy0, wx1 - wx0)
+    oval = coverage[SKIN][window] > 0.5
+    if not oval.any() or float(like[oval].mean()) < MIN_SKIN_SHARE:
+        return None  # the mesh does not sit on one skin (a drawing, a mask, a bad fit): keep its polygons
+    # Skin may reach past the mesh oval: up to the hairline, and on profiles out to the
+    # silhouette (nose bridge, lips, chin), which the hull of the mesh follows.
+    shift = np.array([wx0, wy0], np.float32)
+    hull = cv2.convexHull(local).reshape(-1, 2)
+    extension = np.maximum(polygon_coverage([forehead - shift], (0, 0), size), polygon_coverage([hull], (0, 0), size))
+    extension = np.clip(extension.astype(np.float32) * np.float32(1.0 / 255.0) - coverage[SKIN][window], 0.0, 1.0)
+    coverage[SKIN][window] = np.minimum(coverage[SKIN][window] + extension * like, 1.0)  # a sum: no seam at the oval's soft edge
+    refine_brows(coverage, window, lab, local)
+    lips_red = refine_mouth(coverage, window, lab, local, skin)
+    occluded = find_occluders(coverage, window, lab, local, skin, like, lips_red)
+    close_px = max(1, int(round(0.08 * unit)))
+    # enclosed gaps next to the skin (forehead, temples) are skin too; gaps inside the hair are not touched
+    near_skin = cv2.dilate(((extension > 0) | (coverage[SKIN][window] > 0)).astype(np.uint8),
+                           cv2.getStructuringElement(cv2.MORPH_RECT, (2 * close_px + 1,) * 2)) > 0
+    return FaceRefinement(window, near_skin, occluded, close_px)
+
+
+def _window_coverage(polygon: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Anti-aliased coverage (float32 0..1): for what ends up in the class weights."""
+    return polygon_coverage([polygon], (0, 0), size).astype(np.float32) * np.float32(1.0 / 255.0)
+
+
+def _window_mask(polygon: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Plain bool fill (4× cheaper than coverage): for regions that only select pixels to test."""
+    mask = np.zeros(size, np.uint8)
+    cv2.fillPoly(mask, [np.rint(polygon * (1 << SUBPIXEL_BITS)).astype(np.int32)], 1, lineType=cv2.LINE_8,
+                 shift=SUBPIXEL_BITS)
+    return mask > 0
+
+
+def _replace(coverage: dict[int, np.ndarray], label: int, window: tuple[slice, slice], new: np.ndarray) -> None:
+    """The face's ``label`` coverage becomes ``new`` (window-sized; zero outside the window)."""
+    coverage[label][:] = 0.0
+    coverage[label][window] = new
+
+
+def refine_brows(coverage: dict[int, np.ndarray], window: tuple[slice, slice], lab: np.ndarray,
+                 points: np.ndarray) -> None:
+    """Brows: the mesh strip, widened where the pixels next to it are the brow's dark tone.
+
+    The dark tone is split from the skin's on a wide band around the brow
+    (Otsu on lightness, so it follows the local lighting); only dark parts that
+    touch the mesh strip count (not an eye-socket shadow or a fringe).
+    """
+    size = lab.shape[:2]
+    context = brow_polygons(points, BROW_CONTEXT)
+    for label, grown in brow_polygons(points).items():
+        dark = dark_split(lab[..., 0], _window_mask(context[label], size))
+        if dark is None:
+            continue  # brows as light as the skin: the mesh strip is all there is to go on
+        mesh = coverage[label][window].copy()
+        wider = _window_coverage(grown, size) * cv2.GaussianBlur(dark, (0, 0), 0.7)
+        wider *= touching(wider > 0.5, mesh > 0.5)
+        _replace(coverage, label, window, np.maximum(mesh, wider))
+
+
+def refine_mouth(coverage: dict[int, np.ndarray], window: tuple[slice, slice], lab: np.ndarray,
+                 points: np.ndarray, skin: SkinModel) -> None:
+    """Lips out to where their red ends; an inside only when the inner lips part.
+
+    The mesh's inner lips stay a little apart on closed mouths (3-5 % of the
+    mouth width): below MOUTH_OPEN the lips meet on the line between them and
+    there is no inner mouth; a barely parted mouth shows its inside only where
+    it is dark (no teeth fit there).
+    """
+    size = lab.shape[:2]
+    opening = mouth_opening(points)
+    closed = opening < MOUTH_OPEN
+    grown, mesh = lip_polygons(points, closed=closed), lip_polygons(points, grow=1.0, closed=closed)
+    # the redder lip sets the lips' colour (the other may be covered by a microphone or a finger)
+    references = [float(np.median(lab[..., 1][core])) for label in (UPPER_LIP, LOWER_LIP)
+                  if (core := coverage[label][window] > 0.99).any()]
+    lips_red = cv2.GaussianBlur(skin.redness(lab, max(references, default=float(skin.median[1]))), (0, 0), 0.8)
+    for label in (UPPER_LIP, LOWER_LIP):
+        # the mesh's own lip stays (the dark line where the lips meet is not red); beyond it, only red
+        _replace(coverage, label, window, np.maximum(_window_coverage(mesh[label], size),
+                                                     _window_coverage(grown[label], size) * lips_red))
+    if closed:
+        coverage[INNER_MOUTH][:] = 0.0
+    elif opening < 2.0 * MOUTH_OPEN:
+        coverage[INNER_MOUTH][window] *= skin.darkness(lab)
+    return lips_red
+
+
+def find_occluders(coverage: dict[int, np.ndarray], window: tuple[slice, slice], lab: np.ndarray,
+                   points: np.ndarray, skin: SkinModel, skin_like: np.ndarray, lips_red: np.ndarray) -> np.ndarray:
+    """Window-sized bool mask of things in front of the face; they are left unlabelled.
+
+    Sunglasses: the ring around an eye (lids, socket, top of the cheek) is
+    mostly far darker than the cheek below it or not skin-coloured; then the
+    lens (that area, connected to the eye) hides the eye, and the eye class goes. Anything else: a sizeable patch inside the
+    face whose colour is neither the face's skin nor, on the lips, their red
+    (a microphone, a hand in a glove). Eyes, brows and the inside of the mouth
+    are not tested (they are not skin-coloured by nature); speckle is dropped.
+    """
+    size = lab.shape[:2]
+    unit = eye_distance(points)
+    not_skin = skin_like < 0.5
+    occluded = np.zeros(size, bool)
+    for label, cheek in ((LEFT_EYE_ID, LEFT_CHEEK), (RIGHT_EYE_ID, RIGHT_CHEEK)):
+        eye = points[list(region_indices()[label][0])]
+        lens_area = _window_mask(scaled_about(eye, points, 1.9, 3.0), size)
+        ring = lens_area & ~_window_mask(scaled_about(eye, points, 1.2, 1.6), size)
+        # dark against this side's own cheek (a dim photo or a shaded half keeps its sockets lighter than that)
+        lens_like = not_skin | (lab[..., 0] < LENS_DARKNESS * local_lightness(lab, points[cheek], 0.1 * unit))
+        if not ring.any() or float(lens_like[ring].mean()) < SUNGLASSES_SHARE:
+            continue
+        occluded |= touching(lens_like & lens_area, coverage[label][window] > 0.5)
+        coverage[label][:] = 0.0
+    natural = np.zeros(size, bool)
+    for label, polygon in brow_polygons(points, BROW_CONTEXT).items():
+        natural |= _window_mask(polygon, size)
+    for label in (LEFT_EYE_ID, RIGHT_EYE_ID):
+        natural |= _window_mask(scaled_about(points[list(region_indices()[label][0])], points, 1.4, 2.2), size)
+    natural |= coverage[INNER_MOUTH][window] > 0
+    lips = (coverage[UPPER_LIP][window] > 0.5) | (coverage[LOWER_LIP][window] > 0.5)
+    odd = (coverage[SKIN][window] > 0.5) & skin.foreign(lab) & ~natural & ~(lips & (lips_red > 0.5))
+    radius = max(1, int(round(0.04 * unit)))
+    odd = cv2.morphologyEx(odd.astype(np.uint8), cv2.MORPH_OPEN,
+                           cv2.getStructuringElement(cv2.MORPH_RECT, (2 * radius + 1,) * 2)) > 0
+    return occluded | large_regions(odd, OCCLUDER_AREA * unit * unit)
+
+
+def load_face_parser(models_dir=None, config=None, settings: ParserSettings = ParserSettings()) -> FaceParser:
+    """Loads YuNet, the face mesh and (if ``settings.hair``) the hair model.
+
+    Raises:
+        ModelMissingError, ModelCorruptError: weights absent or not the expected model.
+    """
+    from app.core.models import SessionConfig, load_model
+
+    config = config or SessionConfig()
+    detector = load_model("yunet", models_dir, config)
+    mesh = load_model("face_mesh", models_dir, config)
+    hair = load_model("hair", models_dir, config) if settings.hair else None
+    return FaceParser(detector, mesh, hair, settings)  # type: ignore[arg-type]

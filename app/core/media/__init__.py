@@ -1,0 +1,2 @@
+"""Media in and out: image loading and limits, frame sources (camera, video file,
+image folder) and safe writers (temp file + rename)."""

@@ -1,0 +1,193 @@
+"""Image-driven refinement on a drawn face: the template mesh over a painted photo with known parts.
+
+The painted face is what a photo shows: skin up to a hairline well above the
+mesh's oval, dark brows thicker than the mesh strip, red lips, a closed or open
+mouth, and occluders (sunglasses, a blue microphone) where the test puts them.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from app.core.face.appearance import enclosed_holes
+from app.core.face.regions import (
+    HAIR, INNER_MOUTH, LEFT_EYE_ID, LOWER_LIP, RIGHT_EYE_ID, SKIN, UPPER_LIP, region_indices, region_polygons,
+)
+from app.core.face.parsing import rasterise
+from tests.tiny_face_models import template_points
+
+SHIFT = np.array([60.0, 80.0], np.float32)
+SCALE = 2.0
+SKIN_RGB, HAIR_RGB, BROW_RGB, LIP_RGB, BACK_RGB = (224, 172, 150), (70, 45, 30), (60, 40, 30), (190, 70, 80), (120, 160, 200)
+
+
+def _points() -> np.ndarray:
+    points = template_points()
+    points[:, :2] = points[:, :2] * SCALE + SHIFT
+    return points
+
+
+def _poly(points: np.ndarray, label: int) -> np.ndarray:
+    return np.rint(points[list(region_indices()[label][0]), :2]).astype(np.int32)
+
+
+def painted_face(points: np.ndarray, *, open_mouth: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(RGB 520×512 image, hair probability) of a face matching ``points``; hairline 40 px above the oval."""
+    image = np.full((520, 512, 3), BACK_RGB, np.uint8)
+    cx, cy = points[:, 0].mean(), points[:, 1].mean()
+    top = points[:, 1].min()
+    cv2.ellipse(image, (int(cx), int(cy - 40)), (150, 200), 0, 180, 360, HAIR_RGB, -1)  # hair cap
+    forehead_top = int(top - 40)
+    # skin: the mesh oval plus the forehead up to the hairline (hair probability 0 there)
+    cv2.fillPoly(image, [_poly(points, SKIN)], SKIN_RGB)
+    cv2.ellipse(image, (int(cx), int(top + 60)), (92, int(top + 60 - forehead_top)), 0, 180, 360, SKIN_RGB, -1)
+    hair = (image == HAIR_RGB).all(axis=-1).astype(np.float32)  # a perfect hair model
+    for label in (2, 3):  # brows twice as thick as the mesh strip
+        ring = _poly(points, label)
+        cv2.fillPoly(image, [ring], BROW_RGB)
+        cv2.polylines(image, [ring], True, BROW_RGB, 5)
+    for label in (LEFT_EYE_ID, RIGHT_EYE_ID):
+        ring = _poly(points, label)
+        cv2.fillPoly(image, [ring], (235, 235, 235))
+        centre = ring.mean(axis=0).astype(int)
+        cv2.circle(image, tuple(int(v) for v in centre), 8, (40, 30, 20), -1)  # iris
+    cv2.fillPoly(image, [_poly(points, UPPER_LIP)], LIP_RGB)
+    cv2.fillPoly(image, [_poly(points, LOWER_LIP)], LIP_RGB)
+    if open_mouth:
+        cv2.fillPoly(image, [_poly(points, INNER_MOUTH)], (40, 10, 15))
+    return image, hair
+
+
+def parse_painted(image: np.ndarray, hair: np.ndarray, points: np.ndarray, refine: bool = True) -> np.ndarray:
+    height, width = image.shape[:2]
+    roi = (0, 0, width, height)
+    x0, y0, x1, y1 = roi
+    weights = rasterise([region_polygons(points)], hair[y0:y1, x0:x1], roi,
+                        image[y0:y1, x0:x1] if refine else None, [points] if refine else None)
+    return np.argmax(weights, axis=0).astype(np.uint8)
+
+
+def _forehead_band(points: np.ndarray) -> tuple[slice, slice]:
+    """Between the mesh's oval top and the painted hairline, over the middle of the face."""
+    top = int(points[:, 1].min())
+    cx = int(points[:, 0].mean())
+    return slice(top - 34, top - 2), slice(cx - 40, cx + 40)
+
+
+def test_forehead_up_to_the_hairline_is_skin_and_the_head_has_no_hole():
+    points = _points()
+    image, hair = painted_face(points)
+    before = parse_painted(image, hair, points, refine=False)
+    after = parse_painted(image, hair, points)
+    band = _forehead_band(points)
+    # the mesh alone leaves the forehead unlabelled, enclosed by hair and face: a hole in the head
+    assert (before[band] == 0).mean() > 0.9
+    assert enclosed_holes(before > 0, 1).sum() > 1000
+    assert (after[band] == SKIN).mean() > 0.95
+    assert enclosed_holes(after > 0, 1).sum() == 0
+    # the skin stops at the hair: the hair cap above stays hair
+    top = int(points[:, 1].min())
+    assert (after[top - 70:top - 50, int(points[:, 0].mean())] == HAIR).all()
+
+
+def test_forehead_stops_where_skin_colour_ends_without_hair():
+    """A bald head against the sky: the skin reaches no further than the skin colour does."""
+    points = _points()
+    image, hair = painted_face(points)
+    hair[:] = 0.0
+    image[(image == HAIR_RGB).all(axis=-1)] = BACK_RGB
+    after = parse_painted(image, hair, points)
+    top = int(points[:, 1].min())
+    cx = int(points[:, 0].mean())
+    assert (after[top - 30:top - 5, cx] == SKIN).all()
+    assert (after[top - 70:top - 50, cx] == 0).all()  # the sky above the forehead is not skin
+
+
+def _closed(points: np.ndarray) -> np.ndarray:
+    """The same face with the inner lips touching (a closed mouth)."""
+    from app.core.face.regions import LIPS_LOWER_INNER, LIPS_UPPER_INNER
+
+    closed = points.copy()
+    middle = (closed[list(LIPS_UPPER_INNER), 1] + closed[list(LIPS_LOWER_INNER), 1]) / 2.0
+    closed[list(LIPS_UPPER_INNER), 1] = middle - 0.5
+    closed[list(LIPS_LOWER_INNER), 1] = middle + 0.5
+    return closed
+
+
+def test_closed_mouth_has_no_inner_mouth_and_the_lips_meet():
+    points = _closed(_points())
+    image, hair = painted_face(points)
+    labels = parse_painted(image, hair, points)
+    assert not (labels == INNER_MOUTH).any()
+    mouth_x = int(points[13, 0])
+    column = labels[int(points[0, 1]):int(points[17, 1]) + 1, mouth_x]
+    assert set(np.unique(column)) <= {UPPER_LIP, LOWER_LIP}  # no skin line between the lips
+
+
+def test_open_mouth_keeps_its_inside():
+    points = _points()
+    points[list(__import__("app.core.face.regions", fromlist=["x"]).LIPS_LOWER_INNER), 1] += 10  # parted by ~25 % of the width
+    image, hair = painted_face(points, open_mouth=True)
+    labels = parse_painted(image, hair, points)
+    assert (labels == INNER_MOUTH).sum() > 300
+
+
+def test_brows_follow_the_painted_width():
+    """The painted brows are 2.5 px thicker all round than the mesh strip: the label follows the paint."""
+    points = _points()
+    image, hair = painted_face(points)
+    mesh_only = parse_painted(image, hair, points, refine=False)
+    labels = parse_painted(image, hair, points)
+    painted = (image == BROW_RGB).all(axis=-1)
+    for label in (2, 3):
+        assert (labels == label).sum() > 1.15 * (mesh_only == label).sum()
+        assert painted[labels == label].mean() > 0.9  # and does not spill onto the skin
+
+
+def test_lips_reach_the_painted_lip_line():
+    points = _closed(_points())
+    image, hair = painted_face(points)
+    # paint the lips 2 px fuller than the mesh says
+    for label in (UPPER_LIP, LOWER_LIP):
+        cv2.polylines(image, [_poly(points, label)], True, LIP_RGB, 4)
+    labels = parse_painted(image, hair, points)
+    painted = (image == LIP_RGB).all(axis=-1)
+    lips = np.isin(labels, (UPPER_LIP, LOWER_LIP))
+    mesh_only = np.isin(parse_painted(image, hair, points, refine=False), (UPPER_LIP, LOWER_LIP))
+    assert (lips & painted).sum() / painted.sum() > 0.85 > (mesh_only & painted).sum() / painted.sum()
+    assert painted[lips].mean() > 0.9
+
+
+def test_sunglasses_hide_the_eyes():
+    points = _points()
+    image, hair = painted_face(points)
+    for label in (LEFT_EYE_ID, RIGHT_EYE_ID):
+        ring = _poly(points, label)
+        centre = tuple(int(v) for v in ring.mean(axis=0))
+        cv2.ellipse(image, centre, (50, 34), 0, 0, 360, (25, 22, 20), -1)  # uniform dark lens, twice the eye
+    labels = parse_painted(image, hair, points)
+    assert not np.isin(labels, (LEFT_EYE_ID, RIGHT_EYE_ID)).any()
+    lens = (image == (25, 22, 20)).all(axis=-1)
+    assert (labels[lens] == 0).mean() > 0.9  # the lens is not skin, eye or brow either
+    # bare eyes in the same light keep their class
+    bare, hair = painted_face(points)
+    assert np.isin(parse_painted(bare, hair, points), (LEFT_EYE_ID, RIGHT_EYE_ID)).sum() > 500
+
+
+def test_an_occluder_over_the_cheek_and_lips_is_not_face():
+    points = _closed(_points())
+    image, hair = painted_face(points)
+    cheek = (int(points[61, 0]) - 30, int(points[61, 1]) - 40)  # below the eye, beside the nose
+    cv2.circle(image, cheek, 16, (70, 110, 60), -1)  # a green-gloved fingertip on the cheek
+    mic = (int(points[17, 0]), int(points[17, 1]) + 4)
+    cv2.circle(image, mic, 18, (90, 90, 95), -1)  # a grey microphone over the lower lip and chin
+    labels = parse_painted(image, hair, points)
+    glove = (image == (70, 110, 60)).all(axis=-1)
+    grey = (image == (90, 90, 95)).all(axis=-1)
+    assert (labels[glove] == 0).mean() > 0.9
+    assert (labels[grey] == 0).mean() > 0.9
+    assert np.isin(labels, (UPPER_LIP,)).sum() > 200  # the uncovered lip stays lip
+    # the rest of the face is still face: the occluders took only their own pixels
+    assert ((labels == 0) & ~glove & ~grey & (parse_painted(*painted_face(points), points) == SKIN)).sum() < 200

@@ -1,0 +1,177 @@
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from app.core.matting.propagation import AdaptiveCadence, MaskPropagator
+from tests.tiny_models import person_image
+
+
+def shifted(image: np.ndarray, dx: int) -> np.ndarray:
+    return np.roll(image, dx, axis=1)
+
+
+def person_alpha(image: np.ndarray) -> np.ndarray:
+    return (image[..., 0] > 150).astype(np.float32)  # the red ellipse of person_image
+
+
+def test_alpha_follows_a_shift():
+    key_frame = person_image(640, 360)
+    moved = shifted(key_frame, 10)
+    propagator = MaskPropagator()
+    key = propagator.key(key_frame, person_alpha(key_frame), None)
+    alpha, foreground = propagator.propagate(key, moved)
+    assert foreground is None
+    assert alpha.shape == (360, 640) and alpha.dtype == np.float32
+    assert 0.0 <= alpha.min() and alpha.max() <= 1.0
+    held_error = np.abs(person_alpha(key_frame) - person_alpha(moved)).mean()
+    assert np.abs(alpha - person_alpha(moved)).mean() < 0.3 * held_error
+
+
+def test_foreground_keeps_the_current_frame_and_moves_the_correction():
+    """Interior colours come from the new frame; the model's edge correction moves with the person."""
+    key_frame = person_image(640, 360)
+    alpha = person_alpha(key_frame)
+    foreground = key_frame.copy()
+    foreground[alpha > 0] = np.clip(foreground[alpha > 0].astype(int) + (0, 40, 0), 0, 255)  # a +40 green correction
+    moved = shifted(key_frame, 8)
+    moved[150:160, 300:340] = (255, 255, 0)  # something new inside the person (a mouth opening)
+    propagator = MaskPropagator()
+    _, out = propagator.propagate(propagator.key(key_frame, alpha, foreground), moved)
+    assert out.shape == moved.shape and out.dtype == np.uint8
+    assert tuple(out[155, 320]) == (255, 255, 0)  # the new frame's content, not the key's
+    inside = person_alpha(moved) > 0
+    inside[150:160, 300:340] = False
+    gain = out[inside].astype(int) - moved[inside].astype(int)
+    assert np.median(gain[:, 1]) == 40 and np.median(np.abs(gain[:, [0, 2]])) == 0
+
+
+def test_size_mismatch_is_refused():
+    propagator = MaskPropagator()
+    frame = person_image(320, 240)
+    key = propagator.key(frame, person_alpha(frame), None)
+    with pytest.raises(ValueError, match="size"):
+        propagator.propagate(key, person_image(640, 360))
+
+
+@pytest.mark.parametrize(
+    ("cost_ms", "expected"), [(10.0, 1), (30.0, 2), (45.0, 2), (70.0, 3), (500.0, 3)]
+)
+def test_cadence_steps_up_with_the_cost(cost_ms, expected):
+    cadence = AdaptiveCadence()
+    for _ in range(30):
+        cadence.observe(cost_ms, target_fps=30)
+    assert cadence.every == expected
+
+
+def test_cadence_does_not_flap_near_the_budget():
+    cadence = AdaptiveCadence()
+    for _ in range(30):
+        cadence.observe(32.0, target_fps=30)  # just under a 33 ms frame: already over the 85 % mark
+    assert cadence.every == 2
+    for _ in range(30):
+        cadence.observe(25.0, target_fps=30)  # 75 % of a frame: stays at 2 (steps back below 70 %)
+    assert cadence.every == 2
+    for _ in range(30):
+        cadence.observe(15.0, target_fps=30)
+    assert cadence.every == 1
+
+
+@pytest.mark.real_models
+def test_real_rvm_reused_mask_follows_a_moving_person(real_models_dir, portraits_dir):
+    """RVM on a real cut-out moving 8 px a frame over a photo: a reused frame's mask moves with her."""
+    from app.core.imaging.compose import composite, cover_fit
+    from app.core.media.image_io import load_image
+    from app.core.models import load_model
+    from app.core.matting.stream import StreamPipeline, StreamSettings
+
+    cutout = cv2.imread(str(portraits_dir / "rembg_girl-3.u2net_pred_rgba.png"), cv2.IMREAD_UNCHANGED)
+    person = cv2.cvtColor(cv2.resize(cutout, (480, 320), interpolation=cv2.INTER_AREA), cv2.COLOR_BGRA2RGBA)
+    backdrop = cover_fit(load_image(portraits_dir.parent / "backgrounds" / "bgmatting_background_0002.png"), 640, 360)
+
+    def frame_at(x: int) -> np.ndarray:
+        fg, alpha = np.zeros_like(backdrop), np.zeros(backdrop.shape[:2], np.float32)
+        fg[40:360, x : x + 480], alpha[40:360, x : x + 480] = person[..., :3], person[..., 3] / 255.0
+        return composite(fg, alpha, backdrop)
+
+    frames = [frame_at(40 + 8 * i) for i in range(4)]
+    fresh = StreamPipeline(load_model("rvm", real_models_dir), StreamSettings(every_n=1))
+    expected = [fresh.process(f, i / 30).alpha for i, f in enumerate(frames)][-1]
+    errors = {}
+    for compensate in (False, True):
+        stream = StreamPipeline(load_model("rvm", real_models_dir),
+                                StreamSettings(every_n=2, motion_compensation=compensate))
+        last = [stream.process(f, i / 30) for i, f in enumerate(frames)][-1]
+        assert last.extra["computed"] is False  # computed on frames 0 and 2, reused on 1 and 3
+        errors[compensate] = float(np.abs(last.alpha - expected).mean())
+    assert errors[True] < 0.6 * errors[False]
+
+
+# ---------------------------------------------------------------- the ghost of scrolled-away text
+
+SHIRT = (40, 70, 160)
+SKIN_TEXT = (250, 250, 250)
+
+
+def chat_frame(text_y: int, width: int = 640, height: int = 360) -> np.ndarray:
+    """A person whose shirt (the lower half of the red-free blue body) has a white chat line over it at ``text_y``."""
+    frame = np.full((height, width, 3), (200, 200, 190), np.uint8)
+    cv2.rectangle(frame, (200, 60), (440, height), SHIRT, -1)
+    if text_y is not None:
+        cv2.putText(frame, "gg wp nice stream!!", (215, text_y), cv2.FONT_HERSHEY_SIMPLEX, 0.6, SKIN_TEXT, 1,
+                    cv2.LINE_AA)
+    return frame
+
+
+def smoothed_foreground(frame: np.ndarray) -> np.ndarray:
+    """What RVM's foreground does to fine overlay text on a shirt: it leaves the shirt's colour."""
+    return cv2.medianBlur(frame, 7)
+
+
+def body_alpha(frame: np.ndarray) -> np.ndarray:
+    alpha = np.zeros(frame.shape[:2], np.float32)
+    alpha[60:, 200:441] = 1.0
+    return alpha
+
+
+def test_correction_of_scrolled_away_text_is_not_carried():
+    """The key frame's correction (−text) must not print a dark imprint where the text no longer is."""
+    key_frame, later = chat_frame(250), chat_frame(None)  # the line has scrolled off the shirt
+    propagator = MaskPropagator()
+    key = propagator.key(key_frame, body_alpha(key_frame), smoothed_foreground(key_frame))
+    alpha, out = propagator.propagate(key, later)
+    where_text_was = (cv2.absdiff(key_frame, chat_frame(None)).max(axis=2) > 60)
+    assert where_text_was.sum() > 300
+    assert np.abs(alpha - body_alpha(later)).mean() < 0.01
+    imprint = np.abs(out[where_text_was].astype(int) - later[where_text_was].astype(int)).max(axis=1)
+    assert np.percentile(imprint, 99) <= 8  # the new frame's own shirt, not shirt minus old text
+
+
+def test_scrolling_chat_leaves_no_ghost_in_the_stream():
+    """A clip where a chat line scrolls up off the shirt, model on every 3rd frame: no dark trail of it."""
+    from app.core.models.base import MattingOutput
+    from app.core.matting.stream import StreamPipeline, StreamSettings
+
+    class SmoothingModel:  # RVM's behaviour that matters here: a foreground without the fine text
+        name, provider, temporal = "smoothing", "cpu", True
+
+        def reset(self) -> None:
+            pass
+
+        def infer(self, frame: np.ndarray) -> MattingOutput:
+            return MattingOutput(body_alpha(frame), smoothed_foreground(frame))
+
+    stream = StreamPipeline(SmoothingModel(), StreamSettings(every_n=3, scene_cut=0.0))
+    worst = 0
+    for i, y in enumerate([300, 270, 240, 60 + 5, 30, 10]):  # scrolls up and off the shirt (which starts at 60)
+        frame = chat_frame(y)
+        result = stream.process(frame, i / 30.0)
+        if not result.extra["computed"]:
+            plain = chat_frame(None)
+            off_text = cv2.absdiff(frame, plain).max(axis=2) < 10  # shirt pixels the text does not cover now
+            off_text[:60] = False
+            off_text[:, :200] = off_text[:, 441:] = False
+            error = np.abs(result.foreground[off_text].astype(int) - frame[off_text].astype(int)).max(axis=1)
+            worst = max(worst, int(np.percentile(error, 99.5)))
+    assert worst <= 10
