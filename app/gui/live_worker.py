@@ -20,7 +20,10 @@ from app.core.live.settings import LiveSettings
 from app.core.live.pipelined import PipelinedProcessor
 
 
-SHUTDOWN_HANG_MS = 60_000  # only a hung model call takes this long
+SHUTDOWN_HANG_MS = 60_000  # only a hung model call (or a hung camera read) takes this long
+# Threads that did not end within the hang guard. Kept referenced for the life of the
+# process: a QThread destroyed while running makes Qt abort the whole application.
+_UNFINISHED: list[object] = []
 
 
 class InferenceWorker(QObject):
@@ -40,7 +43,9 @@ class InferenceWorker(QObject):
         self._settings: LiveSettings | None = None
         self._applied: LiveSettings | None = None
         self._reset = threading.Event()
-        self._running = threading.Event()
+        # Set once by stop(), never cleared: a stop that comes before run() has begun (a window
+        # closed right after it opened, on a busy machine) must still end the loop.
+        self._stop = threading.Event()
         self.last_ms = 0.0
         self.last_every = 1  # the mask cadence of the last frame (auto may change it)
         self.disabled_reason: str | None = None
@@ -70,7 +75,8 @@ class InferenceWorker(QObject):
         return span[1] - span[0] if span is not None else 0.0
 
     def stop(self) -> None:
-        self._running.clear()
+        """Thread-safe: the loop ends after the frame in flight, even if run() has not begun yet."""
+        self._stop.set()
 
     def start_recording(self, path: str, audio_source: str | None) -> None:
         """Thread-safe: the worker opens the clip before its next frame."""
@@ -123,7 +129,6 @@ class InferenceWorker(QObject):
 
     @Slot()
     def run(self) -> None:
-        self._running.set()
         try:
             self._loop()
         finally:
@@ -131,7 +136,7 @@ class InferenceWorker(QObject):
             self.pipeline.close()
 
     def _loop(self) -> None:
-        while self._running.is_set():
+        while not self._stop.is_set():
             self._handle_record_request()
             item = self.mailbox.get(timeout=0.05)
             if item is None:
@@ -239,8 +244,7 @@ class LiveSession:
 
     def close_source(self) -> None:
         if self.capture is not None:
-            self.capture.stop()
-            self.capture.join(timeout=2)
+            _stop_capture(self.capture)
             self.capture = None
         self._still = None
         self.mailbox.clear()
@@ -257,4 +261,14 @@ class LiveSession:
         self.close_source()
         self.worker.stop()
         self.thread.quit()
-        self.thread.wait(SHUTDOWN_HANG_MS)
+        if not self.thread.wait(SHUTDOWN_HANG_MS):
+            _UNFINISHED.append((self.thread, self.worker))  # never destroyed while running
+
+
+def _stop_capture(capture: CaptureThread) -> None:
+    """Stops a capture thread and joins it; its callbacks (into the window) are cut first if it hangs."""
+    capture.stop()  # wakes its pacing and pause waits
+    capture.join(timeout=SHUTDOWN_HANG_MS / 1000)
+    if capture.is_alive():  # a hung camera read: it must not call into a window that is going away
+        capture.on_error = capture.on_end = None
+        _UNFINISHED.append(capture)

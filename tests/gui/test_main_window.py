@@ -107,6 +107,29 @@ def test_close_stops_threads(qtbot, make_window, tiny_models_dir, tmp_path):
     assert not capture.is_alive() and window.session.thread.isFinished()
 
 
+def test_a_stop_that_comes_before_the_worker_runs_still_ends_it(qtbot, tiny_models_dir):
+    """A window closed right after it opened (on a busy machine, before the inference thread
+    reached its loop) must still end that thread: a QThread destroyed running aborts the app."""
+    from app.gui.live_worker import LiveSession
+
+    session = LiveSession(str(tiny_models_dir))
+    session.worker.stop()  # what closing does when the thread has not begun yet
+    session.start()
+    session.thread.quit()  # (shutdown's order: stop, then end the thread's event loop)
+    finished = session.thread.wait(60000)  # hang guard only: it ends as soon as it runs
+    session.shutdown()  # a worker that ignored the stop is stopped here, never left running
+    assert finished and session.thread.isFinished()
+
+
+def test_a_window_closed_as_soon_as_it_opens_stops_its_threads(qtbot, tiny_models_dir, settings_store):
+    from app.gui.main_window import MainWindow
+
+    window = MainWindow(settings_store, str(tiny_models_dir))
+    qtbot.addWidget(window)
+    window.close()  # no event processed in between: the worker may not have started
+    assert window.session.thread.isFinished()
+
+
 def _clip(tmp_path, frames=40):
     from tests.clips import make_clip
 
