@@ -183,3 +183,34 @@ class InferenceError(ModelError):
 
     code = "inference_failed"
     exit_code = 26
+
+
+def _av_tag(tag: str) -> int:
+    """FFmpeg's FFERRTAG: the four characters of an AVERROR code, as PyAV reports it (positive)."""
+    return sum(ord(ch) << (8 * i) for i, ch in enumerate(tag))
+
+
+# FFmpeg error codes a user meets, in words; PyAV shows them as "[Errno 1094995529] ..."
+_AV_ERRORS = {
+    _av_tag("INDA"): "the file is damaged or not a video (invalid data)",
+    _av_tag("\xf8DEM"): "the container format is not supported",
+    _av_tag("\xf8DEC"): "no decoder for this video's codec",
+    _av_tag("\xf8ENC"): "no encoder for this codec",
+    _av_tag("\xf8STR"): "the file has no such stream",
+    _av_tag("EOF "): "the file ended early",
+    _av_tag("PAWE"): "a feature of this file is not supported",
+}
+
+
+def media_error_text(exc: BaseException) -> str:
+    """An OS or FFmpeg (PyAV) error in words, never '[Errno 1094995529] ...'.
+
+    The path is left out: the LiveMatteError that carries this text has it.
+    """
+    errno = getattr(exc, "errno", None)
+    if errno in _AV_ERRORS:
+        return _AV_ERRORS[errno]
+    strerror = getattr(exc, "strerror", None)
+    if isinstance(strerror, str) and strerror:
+        return strerror[0].lower() + strerror[1:]
+    return str(exc)

@@ -1,16 +1,21 @@
-"""The side panel: Source, Model, Background, Matte, Face overlay, Output.
+"""The side panel: Source, Model, Background, Matte, Face overlay, Output; and the transport bar.
 
 It only lays out controls, turns them into LiveSettings snapshots and emits
-signals; it does no image work.
+signals; it does no image work. The transport bar (play, loop, seek, time,
+snapshot, record) belongs to the panel's signals but is placed by the window
+under the preview, so it never scrolls out of view.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QColor, QPixmap
 from PySide6.QtWidgets import (
+    QAbstractSlider,
+    QAbstractSpinBox,
+    QApplication,
     QCheckBox,
     QColorDialog,
     QComboBox,
@@ -36,6 +41,41 @@ from app.core.live.view import ViewMode
 
 RESOLUTIONS = ((640, 480), (1280, 720), (1920, 1080))
 BACKGROUND_KINDS = ("transparent", "colour", "image", "video", "blur")
+DEFAULT_BLUR = 25
+RECORD_TEXT, RECORD_STOP_TEXT = "Record", "Stop"
+PANEL_MIN_WIDTH = 240  # narrower than its content: the panel scrolls sideways rather than widen the window
+# controls whose value the mouse wheel changes: only once the user has clicked/tabbed into them
+WHEEL_CONTROLS = (QAbstractSpinBox, QComboBox, QAbstractSlider)
+
+
+class WheelGuard(QObject):
+    """Lets the wheel scroll the panel over a control that does not have focus.
+
+    Without it, scrolling the panel with the wheel changes whatever spin box,
+    drop-down or slider passes under the pointer. The event goes to the
+    panel's scroll bar instead (a control outside the panel just ignores it).
+    """
+
+    def __init__(self, area: QScrollArea) -> None:
+        super().__init__(area)
+        self.area = area
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt naming)
+        if event.type() != QEvent.Type.Wheel or not isinstance(watched, WHEEL_CONTROLS) or watched.hasFocus():
+            return False
+        delta = event.angleDelta()
+        bar = self.area.horizontalScrollBar() if abs(delta.x()) > abs(delta.y()) else self.area.verticalScrollBar()
+        if self.area.isAncestorOf(watched):
+            QApplication.sendEvent(bar, event)
+        return True
+
+
+def time_text(seconds: float) -> str:
+    """'1:05' (or '1:02:05' past an hour) for the position/duration label."""
+    total = max(0, int(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def _slider(low: int, high: int) -> QSlider:
@@ -62,6 +102,7 @@ class ControlPanelView(QScrollArea):
         self._loading = False
         self._background_path = ""
         self._background_colour = "#00b140"
+        self.transport = self._transport_bar()  # placed under the preview by the window: always in view
         body = QWidget()
         layout = QVBoxLayout(body)
         layout.addWidget(self._source_group())
@@ -73,8 +114,12 @@ class ControlPanelView(QScrollArea):
         layout.addStretch(1)
         self.setWidget(body)
         self.setWidgetResizable(True)
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.setMinimumWidth(body.sizeHint().width() + self.verticalScrollBar().sizeHint().width())
+        self.setMinimumWidth(PANEL_MIN_WIDTH)
+        self.wheel_guard = WheelGuard(self)
+        for control in [*body.findChildren(QWidget), *self.transport.findChildren(QWidget)]:
+            if isinstance(control, WHEEL_CONTROLS):
+                control.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # the wheel never gives focus
+                control.installEventFilter(self.wheel_guard)
         self.load(settings)
 
     # ---- groups -------------------------------------------------------
@@ -98,26 +143,70 @@ class ControlPanelView(QScrollArea):
         open_image.clicked.connect(self.open_image_requested)
         row.addWidget(open_video)
         row.addWidget(open_image)
-        self.play = QPushButton("Pause")
-        self.play.setCheckable(True)
-        self.play.toggled.connect(lambda paused: (self.play.setText("Play" if paused else "Pause"), self.play_toggled.emit(not paused)))
-        self.loop = QCheckBox("Loop")
-        self.seek = _slider(0, 1000)
-        self.seek.sliderReleased.connect(lambda: self.seek_requested.emit(self.seek.value() / 1000))
-        transport = QHBoxLayout()
-        transport.addWidget(self.play)
-        transport.addWidget(self.loop)
-        transport.addWidget(self.seek, 1)
         form.addRow("Camera", self.camera_index)
         form.addRow("Resolution", self.resolution)
         form.addRow("FPS", self.fps)
         form.addRow(self.mirror, open_camera)
         form.addRow(row)
-        form.addRow(transport)
         for signal in (self.camera_index.valueChanged, self.resolution.currentIndexChanged, self.fps.valueChanged,
                        self.mirror.toggled, self.loop.toggled):
             signal.connect(self._emit)
         return box
+
+    def preferred_width(self) -> int:
+        """The width that shows every control without a sideways scroll bar."""
+        return self.widget().sizeHint().width() + self.verticalScrollBar().sizeHint().width() + 2 * self.frameWidth()
+
+    def _transport_bar(self) -> QWidget:
+        """Play/pause, loop, seek with position/duration, snapshot and record: one row under the preview."""
+        bar = QWidget()
+        row = QHBoxLayout(bar)
+        row.setContentsMargins(4, 2, 4, 2)
+        self.play = QPushButton("Pause")
+        self.play.setCheckable(True)
+        self.play.toggled.connect(self._play_toggled)
+        self.loop = QCheckBox("Loop")
+        self.seek = _slider(0, 1000)
+        self.seek.setEnabled(False)  # a video file only
+        self.seek.setMinimumWidth(40)
+        self.seek.sliderReleased.connect(self._seek_released)
+        self.time_label = QLabel("–:–– / –:––")
+        self.snapshot = QPushButton("Snapshot")
+        self.snapshot.setToolTip("Save a snapshot (Space)")
+        self.snapshot.clicked.connect(self.snapshot_requested)
+        self.record = QPushButton(RECORD_TEXT)
+        self.record.setToolTip("Start / stop recording (R)")
+        self.record.setCheckable(True)
+        self.record.toggled.connect(self.record_toggled)
+        for button in (self.play, self.snapshot, self.record):
+            # narrower than the style's 80 px minimum: the row must not make the window wide
+            button.setMinimumWidth(button.fontMetrics().horizontalAdvance("Pause") + 20)
+        for widget in (self.play, self.loop):
+            row.addWidget(widget)
+        row.addWidget(self.seek, 1)
+        for widget in (self.time_label, self.snapshot, self.record):
+            row.addWidget(widget)
+        return bar
+
+    def _play_toggled(self, paused: bool) -> None:
+        self.play.setText("Play" if paused else "Pause")
+        self.play_toggled.emit(not paused)
+
+    def _seek_released(self) -> None:
+        self.seek_requested.emit(self.seek.value() / 1000)
+
+    def show_position(self, position: float | None, duration: float | None) -> None:
+        """Moves the seek slider with playback (not while the user drags it) and shows the times."""
+        seekable = bool(duration)
+        self.seek.setEnabled(seekable)
+        if not seekable or position is None:
+            self.time_label.setText("–:–– / –:––" if not seekable else f"–:–– / {time_text(duration)}")
+            return
+        self.time_label.setText(f"{time_text(position)} / {time_text(duration)}")
+        if not self.seek.isSliderDown():
+            self.seek.blockSignals(True)
+            self.seek.setValue(round(1000 * min(max(position / duration, 0.0), 1.0)))
+            self.seek.blockSignals(False)
 
     def _model_group(self, models: list[str], providers: list[str]) -> QGroupBox:
         box = QGroupBox("Model")
@@ -157,6 +246,7 @@ class ControlPanelView(QScrollArea):
         self.background_label = QLabel()
         self.background_label.setWordWrap(True)
         self.blur = _slider(1, 100)
+        self.blur.setValue(DEFAULT_BLUR)  # the radius offered when blur is picked, until the user sets one
         form.addRow("Kind", self.background_kind)
         row = QHBoxLayout()
         row.addWidget(self.colour_button)
@@ -249,17 +339,8 @@ class ControlPanelView(QScrollArea):
             check = QCheckBox({"rgba": "RGBA cut-out", "labels": "label map", "json": "JSON"}.get(kind, kind))
             check.toggled.connect(self._emit)
             self.snapshot_boxes[kind] = check
-            kinds.addWidget(check, i // 3, i % 3)
+            kinds.addWidget(check, i // 2, i % 2)  # two columns keep the panel narrow
         form.addRow("Snapshot", kinds)
-        buttons = QHBoxLayout()
-        self.snapshot = QPushButton("Snapshot (Space)")
-        self.snapshot.clicked.connect(self.snapshot_requested)
-        self.record = QPushButton("Record (R)")
-        self.record.setCheckable(True)
-        self.record.toggled.connect(self.record_toggled)
-        buttons.addWidget(self.snapshot)
-        buttons.addWidget(self.record)
-        form.addRow(buttons)
         return box
 
     # ---- settings <-> widgets -------------------------------------------
@@ -304,7 +385,7 @@ class ControlPanelView(QScrollArea):
             kind = "transparent"
         elif lowered.startswith("blur"):
             kind = "blur"
-            self.blur.setValue(int(lowered.partition(":")[2] or 25))
+            self.blur.setValue(int(lowered.partition(":")[2] or DEFAULT_BLUR))
         elif Path(spec).suffix.lower() in VIDEO_SUFFIXES:
             kind, self._background_path = "video", spec
         elif Path(spec).suffix and not spec.startswith("#"):

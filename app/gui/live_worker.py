@@ -20,6 +20,12 @@ from app.core.live.settings import LiveSettings
 from app.core.live.pipelined import PipelinedProcessor
 
 
+SHUTDOWN_HANG_MS = 60_000  # only a hung model call (or a hung camera read) takes this long
+# Threads that did not end within the hang guard. Kept referenced for the life of the
+# process: a QThread destroyed while running makes Qt abort the whole application.
+_UNFINISHED: list[object] = []
+
+
 class InferenceWorker(QObject):
     """Lives on its own QThread; emits processed frames and errors."""
 
@@ -27,6 +33,7 @@ class InferenceWorker(QObject):
     error = Signal(str)
     model_failed = Signal(str)
     recording_finished = Signal(str, bool)  # message, ok
+    background_refused = Signal(str, object)  # why, the LiveSettings as applied (with the background still shown)
 
     def __init__(self, mailbox: LatestFrameMailbox, models_dir: str | None = None) -> None:
         super().__init__()
@@ -36,23 +43,40 @@ class InferenceWorker(QObject):
         self._settings: LiveSettings | None = None
         self._applied: LiveSettings | None = None
         self._reset = threading.Event()
-        self._running = threading.Event()
+        # Set once by stop(), never cleared: a stop that comes before run() has begun (a window
+        # closed right after it opened, on a busy machine) must still end the loop.
+        self._stop = threading.Event()
         self.last_ms = 0.0
         self.last_every = 1  # the mask cadence of the last frame (auto may change it)
         self.disabled_reason: str | None = None
         self._recorder = None
         self._record_request: tuple | None = None  # ("start", path, audio) or ("stop",)
+        # first and last timestamp of the frames recorded: the REC time is the recording's own clock
+        self.record_span: tuple[float, float] | None = None
+        self._source: object = None  # what the frames come from (the mirror is for cameras only)
 
     def set_settings(self, settings: LiveSettings) -> None:
         """Thread-safe: the worker picks up the snapshot before its next frame."""
         self._settings = settings  # one reference assignment: atomic
         self.disabled_reason = None
 
-    def request_reset(self) -> None:
+    def request_reset(self, source: object = None) -> None:
+        """Forget temporal state before the next frame; ``source``: a new source (None: the same one)."""
+        if source is not None:
+            self._source = source
         self._reset.set()
 
+    @property
+    def recording_elapsed(self) -> float | None:
+        """Seconds recorded so far, by the frames' own timestamps (None: not recording)."""
+        if self._recorder is None:
+            return None
+        span = self.record_span
+        return span[1] - span[0] if span is not None else 0.0
+
     def stop(self) -> None:
-        self._running.clear()
+        """Thread-safe: the loop ends after the frame in flight, even if run() has not begun yet."""
+        self._stop.set()
 
     def start_recording(self, path: str, audio_source: str | None) -> None:
         """Thread-safe: the worker opens the clip before its next frame."""
@@ -73,6 +97,7 @@ class InferenceWorker(QObject):
         if request[0] == "start":
             from app.core.video.recorder import ClipRecorder
 
+            self.record_span = None
             try:
                 self._recorder = ClipRecorder(request[1], audio_source=request[2])
             except LiveMatteError as exc:
@@ -95,6 +120,8 @@ class InferenceWorker(QObject):
     def _record(self, frame, timestamp: float) -> None:
         try:
             self._recorder.write(frame.view, timestamp)
+            first = self.record_span[0] if self.record_span is not None else timestamp
+            self.record_span = (first, max(first, timestamp))
         except LiveMatteError as exc:
             self._recorder.discard()
             self._recorder = None
@@ -102,7 +129,6 @@ class InferenceWorker(QObject):
 
     @Slot()
     def run(self) -> None:
-        self._running.set()
         try:
             self._loop()
         finally:
@@ -110,19 +136,20 @@ class InferenceWorker(QObject):
             self.pipeline.close()
 
     def _loop(self) -> None:
-        while self._running.is_set():
+        while not self._stop.is_set():
             self._handle_record_request()
             item = self.mailbox.get(timeout=0.05)
             if item is None:
                 self._deliver(self._flush())  # the source paused or ended: show the frame in flight now
                 continue
+            if self._reset.is_set():
+                self._reset.clear()
+                self.processor.set_source(self._source)
+                self.pipeline.reset()
             if not self._apply_settings():
                 if self._settings is not None:  # no matting: still show the source
                     self.frame_ready.emit(self.processor.passthrough(item[0], self._settings.mirror))
                 continue
-            if self._reset.is_set():
-                self._reset.clear()
-                self.pipeline.reset()
             try:
                 # matting of this frame overlaps the composite of the previous one (one frame of latency)
                 frame = self.pipeline.submit(*item)
@@ -164,6 +191,8 @@ class InferenceWorker(QObject):
                 self.error.emit(str(exc))
                 return False
             self._applied = settings
+            if self.processor.background_error:
+                self.background_refused.emit(self.processor.background_error, self.processor.settings)
             if self.processor.overlay_error:
                 self.error.emit(self.processor.overlay_error)
         return True
@@ -180,25 +209,66 @@ class LiveSession:
         self.worker.moveToThread(self.thread)
         self.thread.started.connect(self.worker.run)
         self.capture: CaptureThread | None = None
+        self._still = None  # (image, timestamp) of a still source: matted once, again on a settings change
 
     def start(self) -> None:
         self.thread.start()
 
     def open(self, frames: Iterable, *, realtime: bool, on_error, on_end) -> None:
+        """Reads ``frames`` on a capture thread (paced at their timestamps when ``realtime``)."""
         self.close_source()
-        self.mailbox.clear()
-        self.worker.request_reset()
+        self.worker.request_reset(frames)
         self.capture = CaptureThread(frames, self.mailbox, pace=realtime, on_error=on_error, on_end=on_end)
         self.capture.start()
 
+    def open_still(self, source) -> None:
+        """A still image: matted once now and again by ``refresh_still`` (no capture thread, no repeats)."""
+        self.close_source()
+        self.worker.request_reset(source)
+        self._still = (source.image, 0.0)
+        self.mailbox.put(*self._still)
+
+    def refresh_still(self) -> None:
+        """New settings: the still is matted again, from a fresh state (so the result is the still's own)."""
+        if self._still is None:
+            return
+        image, timestamp = self._still
+        self._still = (image, timestamp + 1.0)
+        self.worker.request_reset()
+        self.mailbox.put(*self._still)
+
+    @property
+    def still_timestamp(self) -> float | None:
+        """The timestamp the still was last handed over with (its result carries it); None: no still."""
+        return self._still[1] if self._still is not None else None
+
     def close_source(self) -> None:
         if self.capture is not None:
-            self.capture.stop()
-            self.capture.join(timeout=2)
+            _stop_capture(self.capture)
             self.capture = None
+        self._still = None
+        self.mailbox.clear()
+        self.mailbox.dropped = 0  # counts are per source; the capture thread has stopped
 
     def shutdown(self) -> None:
+        """Stops capture and inference; returns once the inference thread has ended.
+
+        The worker finishes the frame in flight first, which on a busy machine
+        can take seconds. Returning earlier would leave a running QThread to be
+        destroyed later (Qt aborts the process then), so the wait is bounded
+        only by a hang guard.
+        """
         self.close_source()
         self.worker.stop()
         self.thread.quit()
-        self.thread.wait(3000)
+        if not self.thread.wait(SHUTDOWN_HANG_MS):
+            _UNFINISHED.append((self.thread, self.worker))  # never destroyed while running
+
+
+def _stop_capture(capture: CaptureThread) -> None:
+    """Stops a capture thread and joins it; its callbacks (into the window) are cut first if it hangs."""
+    capture.stop()  # wakes its pacing and pause waits
+    capture.join(timeout=SHUTDOWN_HANG_MS / 1000)
+    if capture.is_alive():  # a hung camera read: it must not call into a window that is going away
+        capture.on_error = capture.on_end = None
+        _UNFINISHED.append(capture)

@@ -8,9 +8,11 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QFileDialog,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QMainWindow,
@@ -29,14 +31,17 @@ from app.core.models.session import available_providers
 from app.core.live.presets import PresetStore
 from app.core.media.sources import VIDEO_SUFFIXES
 from app.core.live.view import ViewMode
-from app.gui import sources_bridge
-from app.gui.control_panel_view import ControlPanelView
+from app.gui import debug_log, key_guard, sources_bridge
+from app.gui.control_panel_view import RECORD_STOP_TEXT, RECORD_TEXT, ControlPanelView, time_text
 from app.gui.live_worker import LiveSession
 from app.gui.preview_view import PreviewView
 from app.gui.presets_menu import PresetsMenu
 from app.gui.virtual_camera_controller import VirtualCameraController
 
 SETTINGS_KEY = "live/settings"
+BLUR_KEY = "live/blur_radius"  # the blur radius offered next time, also while another background is chosen
+GEOMETRY_KEY = "window/geometry"
+SPLITTER_KEY = "window/splitter"
 
 SHORTCUTS = [
     ("Space", "Snapshot"),
@@ -98,6 +103,7 @@ class MainWindow(QMainWindow):
         self.session = LiveSession(models_dir)
         self.last_frame = None
         self.display_count = 0
+        self.frames_shown = 0  # since start, for the debug log
         self.display_started = time.monotonic()
         self.source_name = "none"
         self.source_path: str | None = None  # a video file, for audio in recordings and seeking
@@ -109,18 +115,36 @@ class MainWindow(QMainWindow):
         left = QWidget()
         column = QVBoxLayout(left)
         column.setContentsMargins(0, 0, 0, 0)
-        column.addWidget(self.banner)
-        column.addWidget(self.preview, 1)
+        stage = QGridLayout()
+        # the banner lies over the top of the preview: showing it never moves or shrinks the picture
+        stage.addWidget(self.preview, 0, 0)
+        stage.addWidget(self.banner, 0, 0, Qt.AlignmentFlag.AlignTop)
+        column.addLayout(stage, 1)
+        column.addWidget(self.panel.transport)
         splitter = QSplitter()
         splitter.addWidget(left)
         splitter.addWidget(self.panel)
         splitter.setStretchFactor(0, 1)
+        splitter.setChildrenCollapsible(False)
+        self.splitter = splitter
         self.setCentralWidget(splitter)
+        # the numbers are a normal status widget, so a message ("Saving snapshot…") replaces them for a
+        # while instead of being squeezed to nothing; the REC indicator is permanent, on the right
         self.status = QLabel()
-        self.statusBar().addPermanentWidget(self.status, 1)
+        self.status.setMinimumWidth(1)  # long numbers must not widen the window
+        self.statusBar().addWidget(self.status, 1)
+        self.rec_indicator = QLabel()
+        self.rec_indicator.setStyleSheet("QLabel { color: white; background: #c0392b; padding: 1px 8px; font-weight: bold; }")
+        self.rec_indicator.hide()
+        self.statusBar().addPermanentWidget(self.rec_indicator)
+        self._last_capture_count = 0
+        self.source_duration: float | None = None
 
+        self._restore_blur_radius()
         self._connect()
         self._build_menus()
+        self.key_guard = key_guard.install(QApplication.instance())
+        self._geometry_restored = False
         self.session.worker.set_settings(self.settings)
         self.session.start()
         self.stats_timer = QTimer(self)
@@ -128,6 +152,7 @@ class MainWindow(QMainWindow):
         self.stats_timer.start(500)
         self._update_status()
         self._check_models()
+        self.health = debug_log.install(self, lambda: self.frames_shown)
 
     # ---- wiring ----------------------------------------------------------------
     def _connect(self) -> None:
@@ -146,6 +171,7 @@ class MainWindow(QMainWindow):
         self.panel.record_toggled.connect(self.set_recording)
         self.panel.seek_requested.connect(self.seek)
         worker.recording_finished.connect(self._recording_done)
+        worker.background_refused.connect(self._background_refused)
         self.panel.models_requested.connect(self.open_models)
         self.snapshot_finished.connect(self._snapshot_done)
         self.source_failed.connect(self._show_error)
@@ -153,6 +179,13 @@ class MainWindow(QMainWindow):
 
     def _show_error(self, text: str) -> None:
         self.banner.show_message(text)
+
+    def _background_refused(self, text: str, applied: LiveSettings) -> None:
+        """The core kept the last good background: show why, and make the panel and the saved settings agree."""
+        self.banner.show_message(text)
+        if applied.background != self.settings.background:
+            self.panel.load(self.settings.replace(background=applied.background))
+            self._settings_changed(self.panel.current())
 
     def _show_model_error(self, text: str) -> None:
         self.banner.show_message(text, "Models…")
@@ -174,26 +207,80 @@ class MainWindow(QMainWindow):
         self._action(file_menu, "Open image…", "Ctrl+I", self.choose_image)
         file_menu.addSeparator()
         self._action(file_menu, "Snapshot", "Space", self.snapshot)
-        self._action(file_menu, "Record", "R", lambda: self.panel.record.toggle())
+        self._action(file_menu, "Record", "R", self._toggle_record)
         self.virtual_camera = VirtualCameraController(self.session, lambda: self.settings.camera_fps, self)
         self.virtual_camera.install(file_menu, self.statusBar())
         self.virtual_camera.failed.connect(self._show_error)
         self._action(file_menu, "Models…", None, self.open_models)
         file_menu.addSeparator()
         self._action(file_menu, "Quit", "Ctrl+Q", self.close)
-        for key, mode in zip("1234", ViewMode):
-            self._action(view_menu, mode.value.replace("_", " ").capitalize(), key,
-                         lambda m=mode: self.panel.view.setCurrentIndex(self.panel.view.findData(m.value)))
-        self._action(view_menu, "Face overlay", "F", lambda: self.panel.overlay_enabled.toggle())
-        self._action(view_menu, "Play / pause", "P", lambda: self.panel.play.toggle())
+        self._build_view_menu(view_menu)
         self._action(help_menu, "Keyboard shortcuts", "F1", self.show_shortcuts)
 
-    def _action(self, menu, text: str, key: str | None, slot) -> QAction:
+    def _build_view_menu(self, menu) -> None:
+        """Views as an exclusive, checkable group; overlays as check boxes; both follow the panel."""
+        self.view_group = QActionGroup(self)
+        self.view_group.setExclusive(True)
+        self.view_actions: dict[str, QAction] = {}
+        for key, mode in zip("1234", ViewMode):
+            action = self._action(menu, mode.value.replace("_", " ").capitalize(), key, None, checkable=True)
+            action.setData(mode.value)
+            self.view_group.addAction(action)
+            self.view_actions[mode.value] = action
+        # the group's signal carries the action, not the ``checked`` flag, so nothing lands in a lambda default
+        self.view_group.triggered.connect(self._view_chosen)
+        menu.addSeparator()
+        self.overlay_actions = {
+            "face": self._action(menu, "Face overlay", "F", self._set_face_overlay, checkable=True),
+            "boxes": self._action(menu, "Part boxes", None, self._set_part_boxes, checkable=True),
+            "skeleton": self._action(menu, "Body skeleton", None, self._set_skeleton, checkable=True),
+        }
+        menu.addSeparator()
+        self._action(menu, "Play / pause", "P", self._toggle_play)
+        self._sync_menus(self.settings)
+
+    def _view_chosen(self, action: QAction) -> None:
+        self.panel.view.setCurrentIndex(self.panel.view.findData(action.data()))
+
+    # the panel's check boxes stay the one place the overlay settings come from
+    def _set_face_overlay(self, on: bool) -> None:
+        self.panel.overlay_enabled.setChecked(on)
+
+    def _set_part_boxes(self, on: bool) -> None:
+        self.panel.overlay_boxes.setChecked(on)
+
+    def _set_skeleton(self, on: bool) -> None:
+        self.panel.skeleton.setChecked(on)
+
+    def _toggle_play(self) -> None:
+        self.panel.play.toggle()
+
+    def _toggle_record(self) -> None:
+        self.panel.record.toggle()
+
+    def _sync_menus(self, settings: LiveSettings) -> None:
+        """Check marks follow the settings, whichever control changed them."""
+        action = self.view_actions.get(settings.view)
+        if action is not None and not action.isChecked():
+            action.setChecked(True)
+        for name, on in (("face", settings.overlay_enabled), ("boxes", settings.overlay_boxes),
+                         ("skeleton", settings.skeleton_enabled)):
+            self.overlay_actions[name].setChecked(on)
+
+    def _action(self, menu, text: str, key: str | None, slot, *, checkable: bool = False) -> QAction:
+        """A menu entry with an application-wide shortcut.
+
+        ``triggered`` passes ``checked``: ``slot`` must take it (a checkable
+        action) or be a bound method without arguments, never a lambda with
+        defaults (the flag would land in the first default).
+        """
         action = QAction(text, self)
+        action.setCheckable(checkable)
         if key:
             action.setShortcut(QKeySequence(key))
             action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
-        action.triggered.connect(slot)
+        if slot is not None:
+            action.triggered.connect(slot)
         menu.addAction(action)
         return action
 
@@ -207,8 +294,25 @@ class MainWindow(QMainWindow):
 
     def _settings_changed(self, settings: LiveSettings) -> None:
         self.settings = settings
+        self._sync_menus(settings)
         self.session.worker.set_settings(settings)
+        self.session.refresh_still()  # a still is matted again only when something changed
         self.store.setValue(SETTINGS_KEY, json.dumps(settings.to_dict()))
+        if settings.background.lower().startswith("blur"):
+            self.store.setValue(BLUR_KEY, self.panel.blur.value())
+
+    def _restore_blur_radius(self) -> None:
+        """The saved background is not a blur: still offer the user's last radius when blur is picked."""
+        if self.settings.background.lower().startswith("blur"):
+            return
+        try:
+            radius = int(self.store.value(BLUR_KEY, 0) or 0)
+        except (TypeError, ValueError):
+            return
+        if radius > 0:
+            self.panel.blur.blockSignals(True)
+            self.panel.blur.setValue(radius)
+            self.panel.blur.blockSignals(False)
 
     def _check_models(self) -> None:
         from app.core.models import get_spec
@@ -230,9 +334,21 @@ class MainWindow(QMainWindow):
 
     # ---- sources --------------------------------------------------------------------
     def _open(self, frames, name: str, realtime: bool, path: str | None = None) -> None:
+        self._set_source(name, path)
+        self.session.open(frames, realtime=realtime, on_error=self.source_failed.emit, on_end=self.source_ended.emit)
+        self.set_playing(not self.panel.play.isChecked())  # a seek or a new file keeps the paused state
+
+    def _set_source(self, name: str, path: str | None) -> None:
         self.source_name = name
         self.source_path = path
-        self.session.open(frames, realtime=realtime, on_error=self.source_failed.emit, on_end=self.source_ended.emit)
+        self.source_duration = None
+        if path is not None:
+            try:
+                self.source_duration = sources_bridge.duration(path) or None
+            except LiveMatteError:
+                self.source_duration = None
+        self._last_capture_count = 0
+        self.panel.show_position(None, self.source_duration)
         self.banner.hide()
 
     def open_camera(self) -> None:
@@ -261,8 +377,9 @@ class MainWindow(QMainWindow):
                 frames = sources_bridge.video(path, loop=self.settings.loop_video)
                 self._open(frames, Path(path).name, realtime=True, path=path)
             else:
-                frames = sources_bridge.image(path)
-                self._open(frames, Path(path).name, realtime=True)
+                still = sources_bridge.image(path)
+                self._set_source(Path(path).name, None)
+                self.session.open_still(still)
         except LiveMatteError as exc:
             self.banner.show_message(str(exc))
 
@@ -276,7 +393,7 @@ class MainWindow(QMainWindow):
         if self.source_path is None:
             return
         try:
-            start = fraction * sources_bridge.duration(self.source_path)
+            start = fraction * (self.source_duration or sources_bridge.duration(self.source_path))
             frames = sources_bridge.video(self.source_path, loop=self.settings.loop_video, start=start)
         except LiveMatteError as exc:
             self.banner.show_message(str(exc))
@@ -292,17 +409,17 @@ class MainWindow(QMainWindow):
             folder = Path(self.settings.output_dir).expanduser()
             path = folder / (snapshot_stem().replace("snapshot", "recording") + ".mp4")
             worker.start_recording(str(path), self.source_path)
-            self.panel.record.setText("Stop recording (R)")
-            self.statusBar().showMessage(f"Recording to {path}…")
+            self.panel.record.setText(RECORD_STOP_TEXT)
+            self.statusBar().showMessage(f"Recording to {path}…", 6000)
         else:
             worker.stop_recording()
-            self.panel.record.setText("Record (R)")
+            self.panel.record.setText(RECORD_TEXT)
 
     def _recording_done(self, message: str, ok: bool) -> None:
         if self.panel.record.isChecked():
             self.panel.record.blockSignals(True)
             self.panel.record.setChecked(False)
-            self.panel.record.setText("Record (R)")
+            self.panel.record.setText(RECORD_TEXT)
             self.panel.record.blockSignals(False)
         if ok:
             self.statusBar().showMessage(message, 10000)
@@ -313,11 +430,16 @@ class MainWindow(QMainWindow):
     def _show_frame(self, frame) -> None:
         self.last_frame = frame
         self.preview.show_frame(frame.view)
+        if self.source_duration:
+            timestamp = float(frame.result.extra.get("timestamp", 0.0))
+            self.panel.show_position(timestamp % self.source_duration, self.source_duration)
         self.display_count += 1
+        self.frames_shown += 1
 
     def _update_status(self) -> None:
         now = time.monotonic()
-        display_fps = self.display_count / max(now - self.display_started, 1e-6)
+        interval = max(now - self.display_started, 1e-6)
+        display_fps = self.display_count / interval
         self.display_count, self.display_started = 0, now
         capture = self.session.capture
         worker = self.session.worker
@@ -329,10 +451,30 @@ class MainWindow(QMainWindow):
         if self.settings.every_n == 0:
             cadence += " (auto)"
         self.status.setText(
-            f"source {self.source_name} · capture {capture.fps() if capture else 0:.1f} fps · "
+            f"source {self.source_name} · {self._capture_text(capture, interval)} · "
             f"inference {worker.last_ms:.0f} ms, {cadence} · display {display_fps:.1f} fps · "
             f"dropped {self.session.mailbox.dropped} · {state}"
         )
+        self._update_rec_indicator()
+
+    def _capture_text(self, capture, interval: float) -> str:
+        """The capture rate over the last status interval (not since the start), or 'paused'."""
+        if capture is None:
+            return "capture –"
+        count = capture.count
+        new_frames = count - self._last_capture_count if count >= self._last_capture_count else count
+        self._last_capture_count = count
+        if capture.paused.is_set():
+            return "capture paused"
+        return f"capture {new_frames / interval:.1f} fps"
+
+    def _update_rec_indicator(self) -> None:
+        elapsed = self.session.worker.recording_elapsed
+        if elapsed is None:
+            self.rec_indicator.hide()
+            return
+        self.rec_indicator.setText(f"● REC {time_text(elapsed)}")
+        self.rec_indicator.show()
 
     # ---- snapshot -----------------------------------------------------------------
     def snapshot(self) -> None:
@@ -381,6 +523,7 @@ class MainWindow(QMainWindow):
         self._check_models()
         # a fresh snapshot clears the worker's disabled state, so it loads the new weights
         self.session.worker.set_settings(self.settings)
+        self.session.refresh_still()
 
     def show_shortcuts(self) -> None:
         text = "\n".join(f"{key:<14} {what}" for key, what in SHORTCUTS)
@@ -403,7 +546,26 @@ class MainWindow(QMainWindow):
         else:
             self.open_path(path)
 
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
+        if not self._geometry_restored:  # once, after the caller's default size: the saved one wins
+            self._geometry_restored = True
+            self.restore_geometry()
+
+    def restore_geometry(self) -> bool:
+        """Size, position and panel width of the last session; False when none was saved."""
+        geometry = self.store.value(GEOMETRY_KEY)
+        splitter = self.store.value(SPLITTER_KEY)
+        restored = geometry is not None and self.restoreGeometry(geometry)
+        if splitter is None or not self.splitter.restoreState(splitter):
+            # first start: the panel as wide as its content wants, if the window has room; the picture gets the rest
+            panel = min(self.panel.preferred_width(), self.splitter.width() // 2)
+            self.splitter.setSizes([self.splitter.width() - panel, panel])
+        return restored
+
     def closeEvent(self, event) -> None:  # noqa: N802
+        self.store.setValue(GEOMETRY_KEY, self.saveGeometry())
+        self.store.setValue(SPLITTER_KEY, self.splitter.saveState())
         self.store.setValue(SETTINGS_KEY, json.dumps(self.settings.to_dict()))
         self.store.sync()
         self.virtual_camera.shutdown()

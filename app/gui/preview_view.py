@@ -33,6 +33,7 @@ class PreviewView(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(320, 180)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # a click on the picture gives the shortcuts back
         self._pixels: np.ndarray | None = None
         self._image: QImage | None = None
         self._checker = _checkerboard()

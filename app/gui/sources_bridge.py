@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from app.core.media.sources import CameraSource, LoopingVideoSource, StillSource, VideoFileSource
 
-STILL_FPS = 15.0  # a still is re-processed so setting changes show at once
-
 
 def camera(index: int, width: int, height: int, fps: int) -> CameraSource:
     return CameraSource(index, width, height, fps)
@@ -20,7 +18,8 @@ def video(path: str, *, loop: bool, start: float = 0.0) -> VideoFileSource | Loo
 
 
 def image(path: str) -> StillSource:
-    return StillSource(path, count=None, fps=STILL_FPS)
+    """A still: the live session mattes it once, and again only when the settings change."""
+    return StillSource(path, count=1)
 
 
 def duration(path: str) -> float:

@@ -34,9 +34,25 @@ def make_window(qtbot, settings_store, tmp_path):
         return window
 
     yield make
-    for window in windows:
+    from PySide6.QtWidgets import QApplication
+
+    # also windows a test built itself (a "reopened" one): none may reach the collector with its threads running
+    others = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w not in windows]
+    for window in [*windows, *others]:
         window.close()
     # Free the window's Qt objects now, on this (the UI) thread, rather than whenever
     # the garbage collector next runs on some other thread.
     windows.clear()
     gc.collect()
+
+
+@pytest.fixture(autouse=True)
+def no_user_config(tmp_path, monkeypatch):
+    """A test that reaches run_app() opens its settings in tmp_path, never the user's config folder."""
+    from PySide6.QtCore import QSettings
+
+    import app.gui.settings_store as settings_store
+
+    monkeypatch.setattr(settings_store, "config_dir", lambda: tmp_path / "config")
+    monkeypatch.setattr(settings_store, "legacy_store",
+                        lambda: QSettings(str(tmp_path / "legacy.conf"), QSettings.Format.IniFormat))

@@ -22,10 +22,16 @@ def _next_frame(qtbot, window, timeout=60000):
     return blocker.args[0]
 
 
+def _shown(qtbot, window, predicate=lambda frame: True, timeout=60000):
+    """The frame on screen once it satisfies ``predicate`` (a still is matted once per settings change)."""
+    qtbot.waitUntil(lambda: window.last_frame is not None and predicate(window.last_frame), timeout=timeout)
+    return window.last_frame
+
+
 def test_image_source_is_matted_and_painted(qtbot, make_window, tiny_models_dir, tmp_path):
     window = make_window(tiny_models_dir)
     window.open_path(_photo(tmp_path))
-    frame = _next_frame(qtbot, window)
+    frame = _shown(qtbot, window)
     assert frame.view.shape == (240, 320, 3)
     assert tuple(frame.view[3, 3]) == (0, 255, 0)  # background replaced
     assert np.abs(frame.view[120, 160].astype(int) - person_image(320, 240)[120, 160]).max() <= 2
@@ -41,11 +47,11 @@ def test_image_source_is_matted_and_painted(qtbot, make_window, tiny_models_dir,
 def test_view_switch_and_settings_persist(qtbot, make_window, tiny_models_dir, tmp_path, settings_store):
     window = make_window(tiny_models_dir)
     window.open_path(_photo(tmp_path))
-    _next_frame(qtbot, window)
+    _shown(qtbot, window)
     window.panel.view.setCurrentIndex(window.panel.view.findData("alpha"))
     window.panel.feather.setValue(3)
-    views = [_next_frame(qtbot, window).view for _ in range(5)]
-    assert views[-1][3, 3, 1] == 0 and views[-1][120, 160, 0] > 240  # alpha view: gray, person white
+    view = _shown(qtbot, window, lambda f: f.view[3, 3, 1] == 0).view
+    assert view[120, 160, 0] > 240  # alpha view: gray, person white
     saved = json.loads(settings_store.value(SETTINGS_KEY))
     assert saved["view"] == "alpha" and saved["feather"] == 3
     window.close()
@@ -60,8 +66,7 @@ def test_view_switch_and_settings_persist(qtbot, make_window, tiny_models_dir, t
 def test_snapshot_writes_full_resolution_files(qtbot, make_window, tiny_models_dir, tmp_path):
     window = make_window(tiny_models_dir)
     window.open_path(_photo(tmp_path))
-    _next_frame(qtbot, window)
-    qtbot.waitUntil(lambda: window.last_frame is not None, timeout=60000)
+    _shown(qtbot, window)
     with qtbot.waitSignal(window.snapshot_finished, timeout=60000) as blocker:
         window.snapshot()
     message, ok = blocker.args
@@ -81,7 +86,7 @@ def test_bad_file_shows_banner_and_app_keeps_running(qtbot, make_window, tiny_mo
     window.open_path(str(broken))
     assert window.banner.isVisible() and "broken.mp4" in window.banner.label.text()
     window.open_path(_photo(tmp_path))  # still works afterwards
-    assert _next_frame(qtbot, window).view.shape == (240, 320, 3)
+    assert _shown(qtbot, window).view.shape == (240, 320, 3)
 
 
 def test_missing_weights_banner_and_plain_preview(qtbot, make_window, tmp_path, monkeypatch):
@@ -89,17 +94,40 @@ def test_missing_weights_banner_and_plain_preview(qtbot, make_window, tmp_path, 
     window = make_window(tmp_path / "no-models")
     assert window.banner.isVisible() and "rvm" in window.banner.label.text()
     window.open_path(_photo(tmp_path))
-    frame = _next_frame(qtbot, window)
+    frame = _shown(qtbot, window)
     assert np.array_equal(frame.view, person_image(320, 240))  # the source, unmatted
 
 
 def test_close_stops_threads(qtbot, make_window, tiny_models_dir, tmp_path):
     window = make_window(tiny_models_dir)
-    window.open_path(_photo(tmp_path))
+    window.open_path(_clip(tmp_path))
     _next_frame(qtbot, window)
     capture = window.session.capture
     window.close()
     assert not capture.is_alive() and window.session.thread.isFinished()
+
+
+def test_a_stop_that_comes_before_the_worker_runs_still_ends_it(qtbot, tiny_models_dir):
+    """A window closed right after it opened (on a busy machine, before the inference thread
+    reached its loop) must still end that thread: a QThread destroyed running aborts the app."""
+    from app.gui.live_worker import LiveSession
+
+    session = LiveSession(str(tiny_models_dir))
+    session.worker.stop()  # what closing does when the thread has not begun yet
+    session.start()
+    session.thread.quit()  # (shutdown's order: stop, then end the thread's event loop)
+    finished = session.thread.wait(60000)  # hang guard only: it ends as soon as it runs
+    session.shutdown()  # a worker that ignored the stop is stopped here, never left running
+    assert finished and session.thread.isFinished()
+
+
+def test_a_window_closed_as_soon_as_it_opens_stops_its_threads(qtbot, tiny_models_dir, settings_store):
+    from app.gui.main_window import MainWindow
+
+    window = MainWindow(settings_store, str(tiny_models_dir))
+    qtbot.addWidget(window)
+    window.close()  # no event processed in between: the worker may not have started
+    assert window.session.thread.isFinished()
 
 
 def _clip(tmp_path, frames=40):
@@ -172,6 +200,7 @@ def test_stress_switching_models_sources_backgrounds(qtbot, make_window, tiny_mo
         if i % 5 == 0:
             window.open_path(clip if i % 10 == 0 else photo)
         qtbot.wait(40)
+    window.open_path(clip)  # the last switch may have opened the still: frames come from the clip
     _next_frame(qtbot, window)
     assert errors == []
     capture, thread = window.session.capture, window.session.thread
@@ -179,12 +208,14 @@ def test_stress_switching_models_sources_backgrounds(qtbot, make_window, tiny_mo
     assert not capture.is_alive() and thread.isFinished()
 
 
-def _frames_until(qtbot, window, predicate, tries=15):
-    for _ in range(tries):
-        frame = _next_frame(qtbot, window)
-        if predicate(frame):
-            return frame
-    raise AssertionError("the control never reached the frames")
+def _after_change(qtbot, window):
+    """The still's frame matted with the settings of the latest change."""
+    target = window.session.still_timestamp
+    return _shown(qtbot, window, lambda f: f.result.extra.get("timestamp", -1) >= target)
+
+
+def _frames_until(qtbot, window, predicate):
+    return _shown(qtbot, window, predicate)
 
 
 def test_controls_reach_the_frames(qtbot, make_window, tiny_models_dir, tmp_path):
@@ -205,7 +236,7 @@ def test_controls_reach_the_frames(qtbot, make_window, tiny_models_dir, tmp_path
     panel.threshold_enabled.setChecked(True)
     frame = _frames_until(qtbot, window, lambda f: set(np.unique(f.view)) <= {0, 255})
     assert frame.view[120, 160, 0] == 255
-    # mirror flips the source
+    # the mirror is for cameras: a still image stays as it is (its text must read the right way)
     panel.mirror.setChecked(True)
-    frame = _frames_until(qtbot, window, lambda f: f.mirrored)
-    assert np.array_equal(frame.source, person_image(320, 240)[:, ::-1])
+    frame = _after_change(qtbot, window)
+    assert not frame.mirrored and np.array_equal(frame.source, person_image(320, 240))

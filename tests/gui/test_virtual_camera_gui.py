@@ -40,7 +40,7 @@ def test_toggle_opens_at_the_frame_size_sends_and_closes(qtbot, make_window, tin
     window.open_path(_photo(tmp_path))
     qtbot.waitUntil(lambda: controller.state == ON, timeout=60000)
     qtbot.waitUntil(lambda: sink.count >= 5, timeout=60000)
-    assert sink.size == (320, 240) and sink.fps == 15  # a still is re-processed at 15 fps
+    assert sink.size == (320, 240) and sink.fps == 30  # a still has no rate of its own: the camera rate setting
     assert "on" in controller.indicator.text() and "320×240" in controller.indicator.text()
     frame = sink.snapshot()[-1].frame
     assert frame.shape == (240, 320, 3) and tuple(frame[3, 3]) == (0, 255, 0)  # the window's composite

@@ -42,7 +42,7 @@ KEYPOINT_NAMES = (
 TOP_HEAD_FACTOR = 2.0
 
 SKELETON = (
-    ("top_head", "nose"), ("nose", "neck"),
+    ("nose", "neck"),  # top_head is a point of its own: a bone to the nose would cross the face
     ("nose", "left_eye"), ("nose", "right_eye"), ("left_eye", "left_ear"), ("right_eye", "right_ear"),
     ("left_mouth_corner", "right_mouth_corner"),
     ("neck", "left_shoulder"), ("neck", "right_shoulder"), ("left_shoulder", "right_shoulder"),

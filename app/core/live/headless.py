@@ -130,7 +130,10 @@ class HeadlessLive:
             LiveMatteError: the model/background cannot be set up, the source fails,
                 or the virtual camera cannot be opened.
         """
+        self.processor.set_source(self.source)  # the mirror applies to cameras only
         self.processor.configure(self.settings)  # before the capture starts: a bad model fails fast
+        if self.processor.background_exception is not None:  # asked for on the command line: fail, do not guess
+            raise self.processor.background_exception
         if self.processor.overlay_error:  # an overlay without its models is off, the rest runs
             self.warnings.append(self.processor.overlay_error)
             if on_warning is not None:

@@ -39,8 +39,13 @@ MACHINE_KEYS = frozenset({"camera_index", "provider", "threads", "output_dir"})
 SETTING_KEYS = frozenset(f.name for f in dataclasses.fields(LiveSettings)) - MACHINE_KEYS
 
 
+def config_dir() -> Path:
+    """The one folder for the user's LiveMatte configuration: the app's settings and the presets."""
+    return Path(user_config_dir("livematte", appauthor=False))
+
+
 def default_presets_dir() -> Path:
-    return Path(user_config_dir("livematte", appauthor=False)) / "presets"
+    return config_dir() / "presets"
 
 
 def builtin_presets_dir() -> Path:

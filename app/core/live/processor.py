@@ -10,12 +10,13 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import cv2
 import numpy as np
 
 from app.core.imaging.compose import BackgroundRenderer
-from app.core.errors import ModelError
+from app.core.errors import LiveMatteError, ModelError
 from app.core.live.settings import LiveSettings
 from app.core.models import SessionConfig, get_spec, load_model
 from app.core.matting.results import FrameResult
@@ -39,6 +40,20 @@ class LiveFrame:
 # side). At 1280x720 this is about 2-3x faster than full size at ratio 0.375;
 # the benchmark's quality guard prints the difference from the full-size run.
 LIVE_RVM_OPTIONS: dict[str, object] = {"work_long_side": 640, "content_aware": True, "person_crop": True}
+# What replaces a background that cannot be used when no good one was shown before:
+# never the plain room (a failed file must not reveal what the user meant to hide).
+FALLBACK_BACKGROUND = "blur:25"
+
+
+def mirrors_source(source: object) -> bool:
+    """Whether a source is shown mirrored when the mirror setting is on: cameras only.
+
+    A selfie-view mirror is for a person facing their own camera; a video file
+    or an image is shown as it is (its text must stay readable).
+    """
+    return bool(getattr(source, "realtime", False))
+
+
 # Single-frame segmenters: cheaper resize and guided upsample (see SingleFrameSegmenter).
 LIVE_SEGMENTER_OPTIONS: dict[str, object] = {"guide_long_side": 320, "fast_resize": True}
 
@@ -53,6 +68,7 @@ class PendingFrame:
     settings: LiveSettings
     background: BackgroundRenderer | None
     timer: StageTimer
+    mirrored: bool = False
 
 
 class LiveProcessor:
@@ -69,6 +85,18 @@ class LiveProcessor:
         self.faces = None  # FaceTracker while the overlay is on
         self.poses = None  # PoseEstimator while the skeleton is on
         self.overlay_error: str | None = None
+        # set when the last configure() refused a background; the settings keep the one still shown
+        self.background_error: str | None = None
+        self.background_exception: LiveMatteError | None = None  # the error behind background_error
+        self.camera_source = True  # see set_source(); frames fed by hand are treated like a camera's
+
+    def set_source(self, source: object) -> None:
+        """Tells the processor what the frames come from: the mirror applies to cameras only."""
+        self.camera_source = mirrors_source(source)
+
+    @property
+    def mirroring(self) -> bool:
+        return bool(self.settings is not None and self.settings.mirror and self.camera_source)
 
     def configure(self, settings: LiveSettings) -> None:
         """Applies a settings snapshot; rebuilds the model only if model/provider/threads changed.
@@ -93,14 +121,39 @@ class LiveProcessor:
             self.model.downsample_ratio = settings.ratio
         if self.stream is not None:
             self.stream.update_settings(stream_settings(settings))
-        if old is None or old.background != settings.background:
-            close = getattr(self._background, "close", None)
-            self._background = make_background(settings.background)
-            if close is not None:
-                close()
+        settings = self._configure_background(old, settings)
         self._configure_faces(old, settings)
         self._configure_poses(old, settings)
         self.settings = settings
+
+    def _configure_background(self, old: LiveSettings | None, settings: LiveSettings) -> LiveSettings:
+        """Builds the background; one that cannot be used is refused and the last good one stays.
+
+        Returns the settings as applied: with the background actually shown, so
+        a caller that saves them never keeps the refused one. The reason is in
+        ``background_error`` (None when the requested background was used).
+        """
+        self.background_error = self.background_exception = None
+        if old is not None and old.background == settings.background:
+            return settings
+        try:
+            renderer = make_background(settings.background)
+        except LiveMatteError as exc:
+            kept = old.background if old is not None else FALLBACK_BACKGROUND
+            if old is None:
+                renderer = make_background(FALLBACK_BACKGROUND)
+            else:
+                renderer = None  # keep the current renderer
+            self.background_exception = exc
+            self.background_error = f"Background not changed: {exc}. Still showing {describe_background(kept)}."
+            settings = settings.replace(background=kept)
+            if renderer is None:
+                return settings
+        close = getattr(self._background, "close", None)
+        self._background = renderer
+        if close is not None:
+            close()
+        return settings
 
     def _configure_poses(self, old: LiveSettings | None, settings: LiveSettings) -> None:
         """Loads the body keypoint models when the skeleton is switched on; a failure only turns it off."""
@@ -150,7 +203,11 @@ class LiveProcessor:
             self.faces.reset()
 
     def passthrough(self, frame: np.ndarray, mirror: bool) -> LiveFrame:
-        """The plain source frame, for when matting is off (no weights yet, model failed)."""
+        """The plain source frame, for when matting is off (no weights yet, model failed).
+
+        ``mirror``: the setting; it applies only when the source is a camera (see ``set_source``).
+        """
+        mirror = mirror and self.camera_source
         if mirror:
             frame = cv2.flip(frame, 1)
         alpha = np.ones(frame.shape[:2], np.float32)
@@ -179,12 +236,13 @@ class LiveProcessor:
             raise RuntimeError("configure() must succeed before process()")
         settings = self.settings  # one snapshot for both halves of this frame
         timer = StageTimer()
+        mirror = settings.mirror and self.camera_source
         with timer.stage("convert"):
-            if settings.mirror:
+            if mirror:
                 frame = cv2.flip(frame, 1)
         result = self.stream.process(frame, timestamp)
         timer.merge(result.timings)
-        return PendingFrame(frame, timestamp, result, settings, self._background, timer)
+        return PendingFrame(frame, timestamp, result, settings, self._background, timer, mirror)
 
     def finish(self, pending: "PendingFrame") -> LiveFrame:
         """Second half of ``process``: face overlay and the view, with the frame's own settings snapshot."""
@@ -193,13 +251,14 @@ class LiveProcessor:
             self._parse_faces(frame, result, settings, timer)
         with timer.stage("composite"):
             view = render_view(frame, result, ViewMode(settings.view), pending.background, pending.timestamp)
-            offset = frame.shape[1] if settings.view == ViewMode.SIDE_BY_SIDE.value else 0
-            if result.parts and settings.overlay_boxes and settings.view != ViewMode.ALPHA.value:
-                view = draw_part_boxes(view, result.parts, offset)
+        offset = frame.shape[1] if settings.view == ViewMode.SIDE_BY_SIDE.value else 0
         if self.poses is not None and settings.view != ViewMode.ALPHA.value:
             with timer.stage("skeleton"):
                 view = self._draw_poses(frame, view, offset)
-        return LiveFrame(view, frame, result, timer.ms, settings.mirror)
+        if result.parts and settings.overlay_boxes and settings.view != ViewMode.ALPHA.value:
+            with timer.stage("composite"):  # after the skeleton: the part labels stay readable on top
+                view = draw_part_boxes(view, result.parts, offset)
+        return LiveFrame(view, frame, result, timer.ms, pending.mirrored)
 
     def _draw_poses(self, frame: np.ndarray, view: np.ndarray, offset: int) -> np.ndarray:
         from app.core.body.pose import draw_skeleton
@@ -231,6 +290,18 @@ def _class_id(label: str) -> int:
     from app.core.face.regions import LABEL_NAMES
 
     return LABEL_NAMES.index(label) if label in LABEL_NAMES else -1
+
+
+def describe_background(spec: str) -> str:
+    """A background spec in words, for messages: 'the blur (radius 25)', 'the colour #00b140', a file name."""
+    lowered = spec.lower()
+    if lowered.startswith("blur"):
+        return f"the blur (radius {lowered.partition(':')[2] or 25})"
+    if lowered in ("transparent", "none"):
+        return "a transparent background"
+    if spec.startswith("#") or not Path(spec).suffix:
+        return f"the colour {spec}"
+    return f"the background {Path(spec).name}"
 
 
 def make_background(spec: str):

@@ -18,7 +18,13 @@ from typing import Any, Callable, Iterator, NamedTuple, Protocol, runtime_checka
 import cv2
 import numpy as np
 
-from app.core.errors import CameraStoppedError, CameraUnavailableError, InputError, UnreadableVideoError
+from app.core.errors import (
+    CameraStoppedError,
+    CameraUnavailableError,
+    InputError,
+    UnreadableVideoError,
+    media_error_text,
+)
 from app.core.media.image_io import InputLimits, is_image_path, load_image
 
 VIDEO_SUFFIXES = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".wmv", ".flv", ".gif"}
@@ -230,7 +236,7 @@ class VideoFileSource(_Closeable):
         try:
             self._container = av.open(str(self.path))
         except (OSError, av.FFmpegError) as exc:
-            raise UnreadableVideoError(f"cannot open video ({exc})", path=str(self.path)) from exc
+            raise UnreadableVideoError(f"cannot open video: {media_error_text(exc)}", path=str(self.path)) from exc
         if not self._container.streams.video:
             self.close()
             raise UnreadableVideoError("has no video stream", path=str(self.path))
@@ -294,7 +300,7 @@ class VideoFileSource(_Closeable):
                         continue
                     yield Frame(av_frame_to_rgb(av_frame), ts)
         except av.FFmpegError as exc:
-            raise UnreadableVideoError(f"decoding failed ({exc})", path=str(self.path)) from exc
+            raise UnreadableVideoError(f"decoding failed: {media_error_text(exc)}", path=str(self.path)) from exc
         if decoded == 0 and self.damaged:
             raise UnreadableVideoError(f"no frame could be decoded ({self.damaged} damaged packets)", path=str(self.path))
 

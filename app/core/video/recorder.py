@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from app.core.imaging.compose import flatten_rgba
-from app.core.errors import ExportError, OutputExistsError
+from app.core.errors import ExportError, OutputExistsError, media_error_text
 from app.core.video.export import FORMATS, _temp_sibling
 from app.core.media.writers import publish
 
@@ -66,7 +66,7 @@ class ClipRecorder:
         try:
             self._out.mux(self._video.encode(frame))
         except av.FFmpegError as exc:
-            raise ExportError(f"recording failed ({exc})", path=str(self.final)) from exc
+            raise ExportError(f"recording failed: {media_error_text(exc)}", path=str(self.final)) from exc
         self.frames += 1
 
     def _open(self, width: int, height: int) -> None:
@@ -111,7 +111,7 @@ class ClipRecorder:
             self.discard()
             if isinstance(exc, (ExportError, OutputExistsError)):
                 raise
-            raise ExportError(f"recording failed ({exc})", path=str(self.final)) from exc
+            raise ExportError(f"recording failed: {media_error_text(exc)}", path=str(self.final)) from exc
         finally:
             if self._audio_in is not None:
                 self._audio_in.close()

@@ -177,3 +177,15 @@ def test_json_shape_and_drawing():
     assert drawn[80, 100:150].any()  # the shoulder line exists between right shoulder and neck
     assert not draw_skeleton(frame, []).any()
     assert pose.visible("left_shoulder") is None and isinstance(pose.visible("nose"), Keypoint)
+
+
+def test_no_bone_from_the_top_of_the_head_through_the_face():
+    from app.core.body.pose import KEYPOINT_NAMES, Keypoint, PersonBox, Pose, draw_skeleton
+
+    hidden = {name: Keypoint(0.0, 0.0, 0.0) for name in KEYPOINT_NAMES}
+    points = {**hidden, "top_head": Keypoint(100.0, 20.0, 0.99), "nose": Keypoint(100.0, 100.0, 0.99)}
+    pose = Pose(points, PersonBox(0, 0, 0, 0, 0.0), 0.99, 0.99)
+    frame = np.zeros((160, 200, 3), np.uint8)
+    out = draw_skeleton(frame, [pose], thickness=2)
+    assert out[20, 100].any() and out[100, 100].any()  # both points are drawn
+    assert not out[60, 100].any()  # but nothing between them, across the forehead and eyes

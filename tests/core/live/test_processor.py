@@ -54,3 +54,47 @@ def test_skeleton_is_drawn_on_the_composite(tmp_path):
     assert processor.poses is not None and processor.overlay_error is None
     drawn = processor.process(person_image(), 0.04).view
     assert drawn.shape == plain.shape and np.count_nonzero(np.any(drawn != plain, axis=2)) > 100
+
+
+def test_a_bad_background_file_is_refused_and_the_last_good_one_stays(tiny_models_dir, tmp_path):
+    bad = tmp_path / "notes.png"
+    bad.write_text("this is text, not an image")
+    processor = LiveProcessor(str(tiny_models_dir))
+    processor.configure(LiveSettings(model="selfie", background="#00ff00", mirror=False, smoothing=0.0))
+    processor.configure(processor.settings.replace(background=str(bad)))
+    assert "notes.png" in processor.background_error and "colour #00ff00" in processor.background_error
+    assert processor.settings.background == "#00ff00"  # what a caller saves is what is shown
+    out = processor.process(person_image(160, 120), 0.0)
+    assert tuple(out.view[2, 2]) == (0, 255, 0)  # still replaced: the room is never revealed
+    processor.configure(processor.settings.replace(feather=1))
+    assert processor.background_error is None
+
+
+def test_a_bad_background_at_start_falls_back_to_blur_not_the_room(tiny_models_dir, tmp_path):
+    bad = tmp_path / "missing.png"
+    processor = LiveProcessor(str(tiny_models_dir))
+    processor.configure(LiveSettings(model="selfie", background=str(bad), mirror=False, smoothing=0.0))
+    assert processor.settings.background == "blur:25" and "blur (radius 25)" in processor.background_error
+    frame = person_image(160, 120)
+    out = processor.process(frame, 0.0)
+    assert out.view.shape == frame.shape  # composited over the blur, matting on
+
+
+class _Camera:
+    realtime = True
+
+
+def test_mirror_applies_to_cameras_only(tiny_models_dir, tmp_path):
+    from app.core.media.sources import StillSource
+
+    frame = np.ascontiguousarray(person_image(160, 120)[:, :, ::-1])
+    frame[:, :10] = 255  # a mark on the left
+    processor = LiveProcessor(str(tiny_models_dir))
+    processor.configure(LiveSettings(model="selfie", background="#00ff00", mirror=True, smoothing=0.0))
+    processor.set_source(StillSource(frame))
+    out = processor.process(frame, 0.0)
+    assert not out.mirrored and np.array_equal(out.source, frame)
+    assert not processor.passthrough(frame, True).mirrored
+    processor.set_source(_Camera())
+    out = processor.process(frame, 1.0)
+    assert out.mirrored and np.array_equal(out.source, frame[:, ::-1])

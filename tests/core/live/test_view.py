@@ -47,3 +47,17 @@ def test_video_background_follows_the_timestamp(tmp_path):
     later = render_view(frame, result, ViewMode.COMPOSITE, background, 0.3)
     assert first.shape == (60, 80, 3) and not np.array_equal(first, later)  # the background video moves
     background.close()
+
+
+def test_part_box_labels_never_overlap():
+    from app.core.live.view import _overlaps, place_labels
+
+    # three boxes side by side at the same height (eyes and brows): labels above would collide
+    boxes = [(40, 50, 30, 10), (55, 50, 30, 10), (70, 52, 30, 10), (40, 0, 20, 8)]
+    sizes = [(40, 10)] * 4
+    spots = place_labels(boxes, sizes, (200, 120))
+    for i, a in enumerate(spots):
+        assert 0 <= a[0] and a[0] + a[2] <= 200 and 0 <= a[1] and a[1] + a[3] <= 120
+        for b in spots[i + 1:]:
+            assert not _overlaps(a, b)
+

@@ -181,3 +181,16 @@ def test_looping_video_keeps_time_increasing(tmp_path):
     source.close()
     assert source.closed
     assert all(b > a for a, b in zip(stamps, stamps[1:]))
+
+
+def test_an_unreadable_video_says_why_in_words_not_an_errno(tmp_path):
+    from app.core.errors import UnreadableVideoError, media_error_text
+    from app.core.media.sources import VideoFileSource
+
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video at all")
+    with pytest.raises(UnreadableVideoError) as caught:
+        VideoFileSource(broken)
+    message = str(caught.value)
+    assert "Errno" not in message and "damaged or not a video" in message and "broken.mp4" in message
+    assert media_error_text(FileNotFoundError(2, "No such file or directory")) == "no such file or directory"
