@@ -6,6 +6,10 @@ import time
 from contextlib import contextmanager
 from typing import Iterator
 
+# How long a stop waits for a thread before calling it hung. Never a deadline on a
+# busy machine: a thread that is merely slow ends well within it.
+HANG_GUARD_S = 60.0
+
 
 class StageTimer:
     """Accumulates milliseconds per named stage."""

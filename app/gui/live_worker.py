@@ -18,9 +18,10 @@ from app.core.errors import LiveMatteError, ModelError
 from app.core.live.processor import LatestFrameMailbox, LiveProcessor
 from app.core.live.settings import LiveSettings
 from app.core.live.pipelined import PipelinedProcessor
+from app.core.timing import HANG_GUARD_S
 
 
-SHUTDOWN_HANG_MS = 60_000  # only a hung model call (or a hung camera read) takes this long
+SHUTDOWN_HANG_MS = int(HANG_GUARD_S * 1000)  # only a hung model call (or a hung camera read) takes this long
 # Threads that did not end within the hang guard. Kept referenced for the life of the
 # process: a QThread destroyed while running makes Qt abort the whole application.
 _UNFINISHED: list[object] = []

@@ -21,6 +21,7 @@ from app.core.live.settings import LiveSettings
 from app.core.live.pipelined import PipelinedProcessor
 from app.core.media.sources import VIDEO_SUFFIXES, FrameSource, LoopingVideoSource, open_source
 from app.core.live.virtual_camera import camera_view, PacedVirtualCamera
+from app.core.timing import HANG_GUARD_S
 
 
 def open_live_source(text: str, settings: LiveSettings) -> FrameSource | LoopingVideoSource:
@@ -179,7 +180,7 @@ class HeadlessLive:
         finally:
             pipeline.close()
             capture.stop()
-            capture.join(timeout=3)
+            capture.join(timeout=HANG_GUARD_S)  # only a hung camera read takes that long
             if self.camera is not None:
                 self.camera.stop()
         if capture.error is not None:

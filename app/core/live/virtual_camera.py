@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 
 from app.core.imaging.compose import flatten_rgba
+from app.core.timing import HANG_GUARD_S
 from app.core.errors import VirtualCameraUnavailableError
 
 log = logging.getLogger(__name__)
@@ -316,7 +317,11 @@ class PacedVirtualCamera:
         if thread is None:
             return
         self._stop.set()
-        thread.join(timeout=2)
+        thread.join(timeout=HANG_GUARD_S)
+        if thread.is_alive():
+            # only a device write that hangs gets here: closing the device under it could crash the driver
+            log.warning("virtual camera: the sending thread did not stop within %d s; device left open", HANG_GUARD_S)
+            return
         self.sink.stop()
 
     def stats(self) -> PacerStats:
