@@ -210,11 +210,13 @@ def _save_preview(path: Path, view, camera) -> None:
 
 
 def _live_summary(how: str, final, live, camera) -> str:
+    from app.core.matting.propagation import describe_cadence
+
     average = final.frames / final.elapsed if final.elapsed > 0 else 0.0
     model = live.processor.model
     text = (
         f"livematte live: {how} after {final.elapsed:.1f} s: {final.frames} frames, {average:.1f} fps, "
-        f"inference {final.inference_ms:.1f} ms{f' every {final.every_n} frames' if final.every_n > 1 else ''}, "
+        f"inference {final.inference_ms:.1f} ms{f' {describe_cadence(final.duty)}' if final.duty < 1.0 else ''}, "
         f"dropped {final.dropped} (model {getattr(model, 'name', '-')}, {getattr(model, 'provider', '-')})"
     )
     if camera is not None and camera.size is not None:

@@ -31,6 +31,7 @@ from app.core.models.session import available_providers
 from app.core.live.presets import PresetStore
 from app.core.media.sources import VIDEO_SUFFIXES
 from app.core.live.view import ViewMode
+from app.core.matting.propagation import describe_cadence
 from app.gui import debug_log, key_guard, sources_bridge
 from app.gui.control_panel_view import RECORD_STOP_TEXT, RECORD_TEXT, ControlPanelView, time_text
 from app.gui.live_worker import LiveSession
@@ -446,8 +447,7 @@ class MainWindow(QMainWindow):
         model = worker.processor.model
         provider = getattr(model, "provider", "-")
         state = "matting off" if worker.disabled_reason else f"model {self.settings.model} on {provider}"
-        every = worker.last_every
-        cadence = "every frame" if every == 1 else f"every {every} frames"
+        cadence = "model " + describe_cadence(worker.last_duty)
         if self.settings.every_n == 0:
             cadence += " (auto)"
         self.status.setText(
