@@ -305,11 +305,12 @@ class _LiveRunner:
         masks: list[np.ndarray] = []  # the masks of frames in flight (at most one)
         done = 0
 
-        def score(live, ms: float) -> None:
+        def score(live) -> None:
             nonlocal done
             if live is None:
                 return
-            scorer.add(live.result.alpha, masks.pop(0), ms)
+            # the frame's own work on both threads (the wait for a pipelined result says nothing)
+            scorer.add(live.result.alpha, masks.pop(0), sum(live.timings.values()))
             duty[0] = live.result.extra.get("duty", 1.0)
             gaps.append(0 if live.result.extra.get("computed", True) else gaps[-1] + 1)
             done += 1
@@ -320,11 +321,8 @@ class _LiveRunner:
         with PipelinedProcessor(self._processor(settings, cost)) as pipe:
             for i, (frame, mask) in enumerate(sequence.frames(self.config.frames)):
                 masks.append(mask)
-                started = time.perf_counter()
-                live = pipe.submit(frame, i / self.config.fps)
-                score(live, (time.perf_counter() - started) * 1e3)
-            started = time.perf_counter()
-            score(pipe.flush(), (time.perf_counter() - started) * 1e3)
+                score(pipe.submit(frame, i / self.config.fps))
+            score(pipe.flush())
         return SequenceReport(sequence.name, scorer.scores(), max(gaps) + 1, cost, duty[0])
 
     def _auto_cost(self, sequence: Sequence) -> float:
