@@ -86,9 +86,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"saved preset '{args.save_preset}' to {path}", file=sys.stderr)
         return 0
     # the overlay and skeleton switch themselves off with a warning when their models are missing
-    provide_models(args, [settings.model], tuple(
-        ["yunet", "face_mesh", "hair"] * settings.overlay_enabled + ["pose_detector", "pose_landmarks"] * settings.skeleton_enabled
-    ))
+    provide_models(args, [settings.model], settings.overlay_models())
     source = open_live_source(args.source, settings)
     camera = _live_camera(args, source_fps(source, settings.camera_fps)) if args.virtual_cam else None
     live = HeadlessLive(source, settings, models_dir=args.models_dir, camera=camera)
