@@ -48,7 +48,8 @@ def _red_logit(src: str, axis: int, out: str, offset: float, scale: float) -> li
 def rvm_model(dtype: int = TensorProto.FLOAT) -> onnx.ModelProto:
     """RVM signature: src, r1i..r4i, downsample_ratio -> fgr, pha, r1o..r4o.
 
-    Each state output is the red channel resized by ratio/2^k, expanded to the
+    Each state output is the red channel at the real model's state size
+    (floor(size x ratio), then halved rounding up per level), expanded to the
     real channel count, plus the state input: states from another frame size
     fail to broadcast exactly as the real model does, and a state fed back
     accumulates, so recycling is observable.
@@ -62,12 +63,13 @@ def rvm_model(dtype: int = TensorProto.FLOAT) -> onnx.ModelProto:
     else:
         nodes.append(helper.make_node("Identity", ["red_src"], ["red"]))
     nodes.append(_const("ones2", np.array([1.0, 1.0], np.float32)))
+    nodes.append(helper.make_node("Concat", ["ones2", "downsample_ratio", "downsample_ratio"], ["scales"], axis=0))
+    nodes.append(helper.make_node("Resize", ["red", "", "scales"], ["small0"], mode="nearest"))
     for k, channels in enumerate((16, 20, 40, 64), start=1):
         nodes += [
-            _const(f"div{k}", np.array([2.0**k], np.float32)),
-            helper.make_node("Div", ["downsample_ratio", f"div{k}"], [f"sc{k}"]),
-            helper.make_node("Concat", ["ones2", f"sc{k}", f"sc{k}"], [f"scales{k}"], axis=0),
-            helper.make_node("Resize", ["red", "", f"scales{k}"], [f"small{k}"], mode="nearest"),
+            # halving that rounds up, as the real model's strided convolutions do
+            helper.make_node("MaxPool", [f"small{k - 1}"], [f"small{k}"], kernel_shape=[1, 1], strides=[2, 2],
+                             ceil_mode=1),
             _const(f"shape{k}", np.array([1, channels, 1, 1], np.int64)),
             helper.make_node("Expand", [f"small{k}", f"shape{k}"], [f"big{k}"]),
         ]

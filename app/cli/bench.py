@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise SettingsError(f"bench: {exc} (--size looks like 1280x720)") from exc
-    provide_models(args, [config.model], ("yunet", "face_mesh", "hair") if config.overlay else ())
+    provide_models(args, [config.model], config.settings().overlay_models())
     if args.gt:
         clip = annotated_clip(args.gt, width, height, args.frames, args.seq)
     elif args.clip or args.image or args.synthetic:

@@ -86,9 +86,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"saved preset '{args.save_preset}' to {path}", file=sys.stderr)
         return 0
     # the overlay and skeleton switch themselves off with a warning when their models are missing
-    provide_models(args, [settings.model], tuple(
-        ["yunet", "face_mesh", "hair"] * settings.overlay_enabled + ["pose_detector", "pose_landmarks"] * settings.skeleton_enabled
-    ))
+    provide_models(args, [settings.model], settings.overlay_models())
     source = open_live_source(args.source, settings)
     camera = _live_camera(args, source_fps(source, settings.camera_fps)) if args.virtual_cam else None
     live = HeadlessLive(source, settings, models_dir=args.models_dir, camera=camera)
@@ -210,11 +208,13 @@ def _save_preview(path: Path, view, camera) -> None:
 
 
 def _live_summary(how: str, final, live, camera) -> str:
+    from app.core.matting.propagation import describe_cadence
+
     average = final.frames / final.elapsed if final.elapsed > 0 else 0.0
     model = live.processor.model
     text = (
         f"livematte live: {how} after {final.elapsed:.1f} s: {final.frames} frames, {average:.1f} fps, "
-        f"inference {final.inference_ms:.1f} ms{f' every {final.every_n} frames' if final.every_n > 1 else ''}, "
+        f"inference {final.inference_ms:.1f} ms{f' {describe_cadence(final.duty)}' if final.duty < 1.0 else ''}, "
         f"dropped {final.dropped} (model {getattr(model, 'name', '-')}, {getattr(model, 'provider', '-')})"
     )
     if camera is not None and camera.size is not None:

@@ -42,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from app.core.imaging.compose import parse_background
     from app.core.errors import SettingsError
     from app.core.matting.still import DEFAULT_PASSES, StillPipeline, StillSettings
+    from app.core.body.pose import POSE_MODELS
 
     kinds = parse_outputs(args.outputs, OUTPUT_KINDS, OPTIONAL_KINDS)
     background = parse_background(args.bg) if "composite" in kinds else None
@@ -53,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     if not inputs:
         raise SettingsError("no input images found")
     needs_matting = bool(set(kinds) - {"keypoints"})
-    provide_models(args, [matting_name(args)] * needs_matting + ["pose_detector", "pose_landmarks"] * ("keypoints" in kinds))
+    provide_models(args, [matting_name(args)] * needs_matting + list(POSE_MODELS) * ("keypoints" in kinds))
     model = load_matting_model(args) if needs_matting else None
     poses = _load_pose_estimator(args) if "keypoints" in kinds else None
     jobs = plan_jobs(inputs, Path(args.output), kinds)

@@ -48,7 +48,7 @@ class InferenceWorker(QObject):
         # closed right after it opened, on a busy machine) must still end the loop.
         self._stop = threading.Event()
         self.last_ms = 0.0
-        self.last_every = 1  # the mask cadence of the last frame (auto may change it)
+        self.last_duty = 1.0  # the share of frames the mask is computed on, as of the last frame (auto changes it)
         self.disabled_reason: str | None = None
         self._recorder = None
         self._record_request: tuple | None = None  # ("start", path, audio) or ("stop",)
@@ -170,7 +170,7 @@ class InferenceWorker(QObject):
         if frame is None:
             return
         self.last_ms = frame.result.timings.get("inference", self.last_ms)
-        self.last_every = frame.result.extra.get("every_n", 1)
+        self.last_duty = frame.result.extra.get("duty", 1.0)
         if self._recorder is not None:
             self._record(frame, float(frame.result.extra.get("timestamp", 0.0)))
         self.frame_ready.emit(frame)

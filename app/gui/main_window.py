@@ -31,6 +31,7 @@ from app.core.models.session import available_providers
 from app.core.live.presets import PresetStore
 from app.core.media.sources import VIDEO_SUFFIXES
 from app.core.live.view import ViewMode
+from app.core.matting.propagation import describe_cadence
 from app.gui import debug_log, key_guard, sources_bridge
 from app.gui.control_panel_view import RECORD_STOP_TEXT, RECORD_TEXT, ControlPanelView, time_text
 from app.gui.live_worker import LiveSession
@@ -293,7 +294,10 @@ class MainWindow(QMainWindow):
             return LiveSettings()
 
     def _settings_changed(self, settings: LiveSettings) -> None:
+        overlays_before = set(self.settings.overlay_models())
         self.settings = settings
+        if set(settings.overlay_models()) - overlays_before:
+            self._check_models()  # an overlay just switched on: its models may still have to come
         self._sync_menus(settings)
         self.session.worker.set_settings(settings)
         self.session.refresh_still()  # a still is matted again only when something changed
@@ -320,10 +324,14 @@ class MainWindow(QMainWindow):
         from app.core.models.store import find_weights
 
         missing = [name for name in matting_models() if find_weights(get_spec(name), self.models_dir) is None]
-        if self.settings.model in missing and not offline_setting():
-            # first use: download it now, with the Models dialog showing the progress
+        needed = [self.settings.model] * (self.settings.model in missing) + [
+            name for name in self.settings.overlay_models() if find_weights(get_spec(name), self.models_dir) is None]
+        if needed and not offline_setting():
+            # first use: download them now, with the Models dialog showing the progress; an overlay
+            # without its models stays off (the banner says why) until they arrive
             self.open_models()
-            self.models_dialog.download(self.settings.model)
+            for name in needed:
+                self.models_dialog.download(name)
         elif self.settings.model in missing:
             self.banner.show_message(
                 f"No weights for the matting model '{self.settings.model}' (missing: {', '.join(missing)}). "
@@ -446,8 +454,7 @@ class MainWindow(QMainWindow):
         model = worker.processor.model
         provider = getattr(model, "provider", "-")
         state = "matting off" if worker.disabled_reason else f"model {self.settings.model} on {provider}"
-        every = worker.last_every
-        cadence = "every frame" if every == 1 else f"every {every} frames"
+        cadence = "model " + describe_cadence(worker.last_duty)
         if self.settings.every_n == 0:
             cadence += " (auto)"
         self.status.setText(
@@ -521,7 +528,9 @@ class MainWindow(QMainWindow):
         # the "no weights" banner is stale now; _check_models shows it again if still true
         self.banner.hide()
         self._check_models()
-        # a fresh snapshot clears the worker's disabled state, so it loads the new weights
+        # a fresh snapshot (a new object: the worker applies by identity) clears the worker's disabled
+        # state and reloads the overlays, so it loads the new weights
+        self.settings = self.settings.replace()
         self.session.worker.set_settings(self.settings)
         self.session.refresh_still()
 

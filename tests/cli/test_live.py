@@ -88,7 +88,7 @@ def test_status_shows_the_cadence_and_the_models_own_time(tiny_models_dir, clip,
     """--every 2: the status says so, and reused frames do not pull the inference average towards 0."""
     assert _live(tiny_models_dir, clip, "--no-loop", "--every", "2") == 0
     final = [line for line in capsys.readouterr().err.splitlines() if "finished after" in line][-1]
-    assert "every 2 frames" in final
+    assert "every 2nd frame" in final
     assert float(final.split("inference")[1].split("ms")[0]) > 0.0
 
 

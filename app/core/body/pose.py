@@ -221,6 +221,9 @@ def box_iou(a: PersonBox, b: PersonBox) -> float:
     return inter / union if union > 0 else 0.0
 
 
+POSE_MODELS = ("pose_detector", "pose_landmarks")  # the person detector, then the keypoints
+
+
 def load_pose_estimator(
     models_dir: str | os.PathLike[str] | None = None, config=None, settings: PoseSettings = PoseSettings()
 ) -> PoseEstimator:
@@ -232,8 +235,7 @@ def load_pose_estimator(
     from app.core.models import SessionConfig, load_model
 
     config = config or SessionConfig()
-    detector = load_model("pose_detector", models_dir, config)
-    landmarks = load_model("pose_landmarks", models_dir, config)
+    detector, landmarks = (load_model(name, models_dir, config) for name in POSE_MODELS)
     return PoseEstimator(detector, landmarks, settings)  # type: ignore[arg-type]
 
 

@@ -586,6 +586,10 @@ def find_occluders(coverage: dict[int, np.ndarray], window: tuple[slice, slice],
     return occluded | large_regions(odd, OCCLUDER_AREA * unit * unit)
 
 
+PARSER_MODELS = ("yunet", "face_mesh")  # what face parsing needs; HAIR_MODEL adds the hair class
+HAIR_MODEL = "hair"
+
+
 def load_face_parser(models_dir=None, config=None, settings: ParserSettings = ParserSettings()) -> FaceParser:
     """Loads YuNet, the face mesh and (if ``settings.hair``) the hair model.
 
@@ -595,7 +599,6 @@ def load_face_parser(models_dir=None, config=None, settings: ParserSettings = Pa
     from app.core.models import SessionConfig, load_model
 
     config = config or SessionConfig()
-    detector = load_model("yunet", models_dir, config)
-    mesh = load_model("face_mesh", models_dir, config)
-    hair = load_model("hair", models_dir, config) if settings.hair else None
+    detector, mesh = (load_model(name, models_dir, config) for name in PARSER_MODELS)
+    hair = load_model(HAIR_MODEL, models_dir, config) if settings.hair else None
     return FaceParser(detector, mesh, hair, settings)  # type: ignore[arg-type]

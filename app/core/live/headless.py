@@ -21,6 +21,7 @@ from app.core.live.settings import LiveSettings
 from app.core.live.pipelined import PipelinedProcessor
 from app.core.media.sources import VIDEO_SUFFIXES, FrameSource, LoopingVideoSource, open_source
 from app.core.live.virtual_camera import camera_view, PacedVirtualCamera
+from app.core.matting.propagation import describe_cadence
 from app.core.timing import HANG_GUARD_S
 
 
@@ -56,12 +57,12 @@ class LiveStatus:
     dropped: int  # frames the mailbox replaced before inference took them
     camera_fps: float | None = None  # virtual camera send rate (None: no virtual camera)
     repeated: int = 0  # virtual camera sends that repeated the last composite
-    every_n: int = 1  # the mask is computed on every N-th frame (auto may change it)
+    duty: float = 1.0  # the share of frames the mask is computed on (auto may change it)
 
     def line(self) -> str:
         inference = f"inference {self.inference_ms:5.1f} ms"
-        if self.every_n > 1:
-            inference += f" every {self.every_n} frames"
+        if self.duty < 1.0:
+            inference += f" {describe_cadence(self.duty)}"
         parts = [f"{self.fps:5.1f} fps", inference, f"dropped {self.dropped}", f"frames {self.frames}"]
         if self.camera_fps is not None:
             parts.append(f"virtual cam {self.camera_fps:4.1f} fps (repeated {self.repeated})")
@@ -112,7 +113,7 @@ class HeadlessLive:
         # files are paced at their own rate (like the GUI); live devices are never paced
         self.pace = (not getattr(source, "realtime", False)) if pace is None else pace
         self.last_frame: LiveFrame | None = None
-        self.every_n = 1  # cadence of the last frame
+        self.duty = 1.0  # cadence of the last frame
         self.warnings: list[str] = []
 
     def run(
@@ -153,7 +154,7 @@ class HeadlessLive:
             ms = frame.result.timings.get("inference")  # absent on frames that reused the last mask
             if ms is not None:
                 smoothed_ms = ms if smoothed_ms is None else 0.9 * smoothed_ms + 0.1 * ms
-            self.every_n = frame.result.extra.get("every_n", 1)
+            self.duty = frame.result.extra.get("duty", 1.0)
             frames += 1
             meter.tick(time.monotonic())
             self._output(frame)
@@ -204,6 +205,6 @@ class HeadlessLive:
             camera_fps, repeated = stats.fps, stats.repeated
         return LiveStatus(
             time.monotonic() - started, frames, meter.rate(), ms, self.mailbox.dropped, camera_fps, repeated or 0,
-            self.every_n,
+            self.duty,
         )
 

@@ -74,10 +74,15 @@ class PendingFrame:
 class LiveProcessor:
     """Processes frames of one live stream with the newest settings snapshot."""
 
-    def __init__(self, models_dir: str | None = None, *, fast: bool = True) -> None:
-        """``fast``: the live fast path of temporal models (see LIVE_RVM_OPTIONS); False is the fp32 reference."""
+    def __init__(self, models_dir: str | None = None, *, fast: bool = True, model_ms: float | None = None) -> None:
+        """``fast``: the live fast path of temporal models (see LIVE_RVM_OPTIONS); False is the fp32 reference.
+
+        ``model_ms``: the model cost the auto cadence decides from, fixed (measurements replay a
+        cadence with it); None times the model as it runs.
+        """
         self.models_dir = models_dir
         self.fast = fast
+        self.model_ms = model_ms
         self.settings: LiveSettings | None = None
         self.model = None
         self.stream = None
@@ -120,7 +125,7 @@ class LiveProcessor:
         elif old.ratio != settings.ratio and hasattr(self.model, "downsample_ratio"):
             self.model.downsample_ratio = settings.ratio
         if self.stream is not None:
-            self.stream.update_settings(stream_settings(settings))
+            self.stream.update_settings(stream_settings(settings, self.model_ms))
         settings = self._configure_background(old, settings)
         self._configure_faces(old, settings)
         self._configure_poses(old, settings)
@@ -189,11 +194,10 @@ class LiveProcessor:
             return
         self.faces, self.overlay_error = FaceTracker(parser), None
 
-    @staticmethod
-    def _make_stream(model, settings: LiveSettings):
+    def _make_stream(self, model, settings: LiveSettings):
         from app.core.matting.stream import StreamPipeline
 
-        return StreamPipeline(model, stream_settings(settings))
+        return StreamPipeline(model, stream_settings(settings, self.model_ms))
 
     def reset(self) -> None:
         """A new source or a seek: forget temporal state."""
@@ -311,7 +315,7 @@ def make_background(spec: str):
     return make_any_background(spec)
 
 
-def stream_settings(settings: LiveSettings):
+def stream_settings(settings: LiveSettings, model_ms: float | None = None):
     from app.core.matting.stream import StreamSettings
 
     return StreamSettings(
@@ -321,6 +325,7 @@ def stream_settings(settings: LiveSettings):
         expand=settings.expand,
         every_n=settings.every_n,
         target_fps=float(settings.camera_fps),
+        model_ms=model_ms,
     )
 
 

@@ -74,6 +74,13 @@ class LiveSettings:
         if problems:
             raise ValueError("; ".join(problems))
 
+    def overlay_models(self) -> tuple[str, ...]:
+        """The models the switched-on overlays need (face parsing, body skeleton), by manifest name."""
+        from app.core.body.pose import POSE_MODELS
+        from app.core.face.parsing import HAIR_MODEL, PARSER_MODELS
+
+        return (PARSER_MODELS + (HAIR_MODEL,)) * self.overlay_enabled + POSE_MODELS * self.skeleton_enabled
+
     def replace(self, **changes: Any) -> "LiveSettings":
         return dataclasses.replace(self, **changes)
 

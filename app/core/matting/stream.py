@@ -42,11 +42,14 @@ class StreamSettings:
     motion_guard: image change (0..1 of full scale, per pixel) at which smoothing is fully off.
     threshold, feather, expand, min_blob: see MatteOptions.
     every_n: compute the mask on every N-th frame and reuse it in between; 0 is auto
-        (every frame while the model keeps up with ``target_fps``, else every 2nd or 3rd).
+        (every frame while the model keeps up with ``target_fps``, else the share of
+        frames that does, at least every 3rd: see AdaptiveCadence).
     motion_compensation: a reused mask follows the optical flow from its frame (else it is held).
     target_fps: the source rate the auto cadence must keep up with.
     scene_cut: mean thumbnail change (0..1) above which the state resets; 0 disables.
     estimate_foreground: blur-fusion foreground colours for models without their own.
+    model_ms: the model's cost the auto cadence works from, fixed; None times each run.
+        Measurements set it, so the cadence they replay does not depend on the machine's load.
     """
 
     smoothing: float = 0.5
@@ -60,6 +63,7 @@ class StreamSettings:
     target_fps: float = 30.0
     scene_cut: float = 0.2
     estimate_foreground: bool = False
+    model_ms: float | None = None
 
     def __post_init__(self) -> None:
         problems = []
@@ -71,6 +75,8 @@ class StreamSettings:
             problems.append("every_n must be 0 (auto) or at least 1")
         if not self.target_fps > 0:
             problems.append("target_fps must be positive")
+        if self.model_ms is not None and not self.model_ms > 0:
+            problems.append("model_ms must be positive")
         if not 0.0 <= self.scene_cut <= 1.0:
             problems.append("scene_cut must be in [0, 1]")
         try:
@@ -180,14 +186,19 @@ class StreamPipeline:
             if reason is not None:
                 self._apply_reset(reason)
                 state = self._state
-            every = settings.every_n or self._cadence.every
-            compute = state.alpha is None or state.since_key + 1 >= every
+            if settings.every_n:
+                every, duty = settings.every_n, 1.0 / settings.every_n
+                due = state.since_key + 1 >= every
+            else:
+                every, duty, due = self._cadence.every, self._cadence.duty, self._cadence.due()
+            compute = state.alpha is None or due
             foreground = None
             if compute:
                 started = self._clock()
                 out = self.model.infer(frame)
                 if state.frame_index > 0:  # the first run after a start or new size includes ONNX Runtime's set-up
-                    self._cadence.observe((self._clock() - started) * 1e3, settings.target_fps)
+                    cost = settings.model_ms if settings.model_ms is not None else (self._clock() - started) * 1e3
+                    self._cadence.observe(cost, settings.target_fps)
                 timer.merge(out.timings)
                 with timer.stage("temporal"):
                     alpha = self._smooth(out.alpha, thumb, state, settings)
@@ -214,7 +225,8 @@ class StreamPipeline:
                 model=self.model.name,
                 provider=self.model.provider,
                 extra={"frame_index": index, "timestamp": timestamp, "reset": reason, "computed": compute,
-                       "downsample_ratio": size_key[2], "every_n": every},
+                       "downsample_ratio": size_key[2], "every_n": every, "duty": duty,
+                       "model_ms": self._cadence.cost_ms},
             )
 
     # ------------------------------------------------------------ internals

@@ -56,6 +56,7 @@ class BenchConfig:
     threads: int = 0
     ratio: float | None = None
     every_n: int = 0  # as LiveSettings: 0 is the auto cadence
+    model_ms: float | None = None  # auto: decide from this model cost instead of timing the model
     background: str = "#00b140"
     overlay: bool = False
     pipelined: bool = True
@@ -139,6 +140,7 @@ class BenchReport:
     clip: str = "generated"  # what the frames were: "generated", a file, or an annotated sequence
     computed_fraction: float = 1.0  # frames the model ran on; the rest reused a motion-compensated mask
     every_n: int = 1  # the cadence of most frames (auto picks it from the model's speed); the quality guard uses it
+    model_ms: float | None = None  # auto: the model cost the cadence ended on; the quality guard replays it
 
     @property
     def speedup(self) -> float | None:
@@ -153,6 +155,7 @@ class BenchReport:
             "frames": self.frames, "clip": self.clip, "pipelined": self.pipelined, "fast": self.fast, "threads": self.threads,
             "fps": round(self.fps, 2),
             "computed_fraction": round(self.computed_fraction, 3), "every_n": self.every_n,
+            "model_ms": None if self.model_ms is None else round(self.model_ms, 1),
             "latency_ms": round(self.latency_ms, 2), "latency_p95_ms": round(self.latency_p95_ms, 2),
             "added_latency_frames": self.added_latency_frames, "added_latency_ms": round(self.added_latency_ms, 2),
             "peak_memory_mb": round(self.peak_memory_mb, 1),
@@ -181,8 +184,9 @@ class BenchReport:
         for name, s in self.stages.items():
             out.append(f"  {name:<12} median {s.median_ms:7.2f} ms   p95 {s.p95_ms:7.2f} ms")
         if self.computed_fraction < 1.0:
-            out.append(f"  cadence      model on {100 * self.computed_fraction:.0f} % of frames (every {self.every_n}), "
-                       "motion-compensated mask in between")
+            out.append(f"  cadence      model on {100 * self.computed_fraction:.0f} % of frames"
+                       + (f" (auto: model {self.model_ms:.0f} ms)" if self.model_ms else "")
+                       + ", motion-compensated mask in between")
         out.append(f"  end-to-end   {self.fps:.1f} fps, latency median {self.latency_ms:.1f} ms, p95 "
                    f"{self.latency_p95_ms:.1f} ms, added {self.added_latency_frames} frame(s) / {self.added_latency_ms:.1f} ms")
         if self.memory is not None:
@@ -360,11 +364,13 @@ class _Run:
         self.latency, self.work, self.rss = np.zeros(frames), np.zeros(frames), np.zeros(frames)
         self.computed = np.zeros(frames, dtype=bool)
         self.every = np.ones(frames, dtype=np.int32)
+        self.model_ms: float | None = None  # the auto cadence's model cost after the last frame
 
     def add_frame(self, live: LiveFrame, read_ms: float, encode_ms: float, started: float) -> None:
         i, timings = self.count, live.timings
         self.computed[i] = live.result.extra.get("computed", True)
         self.every[i] = live.result.extra.get("every_n", 1)
+        self.model_ms = live.result.extra.get("model_ms", self.model_ms)
         self.stages["read"][i], self.stages["encode"][i] = read_ms, encode_ms
         for name, ms in timings.items():
             if name not in self.raw:
@@ -378,7 +384,7 @@ class _Run:
 
 
 def _make_processor(config: BenchConfig, models_dir: str | None, fast: bool | None = None) -> LiveProcessor:
-    processor = LiveProcessor(models_dir, fast=config.fast if fast is None else fast)
+    processor = LiveProcessor(models_dir, fast=config.fast if fast is None else fast, model_ms=config.model_ms)
     processor.configure(config.settings())
     return processor
 
@@ -442,6 +448,7 @@ def run_pipeline(frames: list[np.ndarray], config: BenchConfig, models_dir: str 
         memory=MemoryStats(peak_memory_mb(), float(run.rss[:window].mean()), float(run.rss[-window:].mean()), window),
         computed_fraction=float(run.computed[: run.count].mean()),
         every_n=int(np.bincount(run.every[: run.count]).argmax()),
+        model_ms=run.model_ms if config.every_n == 0 else None,
     )
 
 
@@ -591,8 +598,10 @@ def run_bench(
     report = run_pipeline(frames, config, models_dir)
     report.clip = clip.name
     if config.quality_frames > 0:
-        # the guard runs serially, where auto could pick another cadence: it measures the one the run used
-        measured = BenchConfig(**{**config.__dict__, "every_n": report.every_n})
+        # the guard runs serially, where auto could pick another cadence: it replays the model cost the run
+        # ended on (auto) or its fixed cadence
+        replay = {"model_ms": report.model_ms} if config.every_n == 0 and report.model_ms else {}
+        measured = BenchConfig(**{**config.__dict__, **replay})
         report.quality = quality_guard(frames, measured, models_dir, masks=clip.masks)
     if config.baseline:
         count = min(config.frames, baseline_frames)

@@ -10,9 +10,9 @@ Two paths, each exactly as the product runs it:
 The auto cadence normally reads the wall clock while the stream runs, which
 would make the scores depend on how busy the machine is. Here it is driven
 deterministically: the model is timed on the sequence's first frames (or its
-cost is given with ``model_ms``), the live view's own ``AdaptiveCadence``
-decides from those costs at the camera rate, and the sequence then runs at
-the cadence it chose, which the report names.
+cost is given with ``model_ms``), and the live view's own ``AdaptiveCadence``
+then decides from that fixed cost at the camera rate on every frame of the
+sequence; the report names the share of frames the model ran on.
 
 Layout: ``ROOT/JPEGImages/<res>/<seq>/*.jpg`` with ``ROOT/Annotations/<res>/<seq>/*.png``
 (``ROOT`` may also be a folder holding one such dataset, e.g. ``media/gt``).
@@ -29,6 +29,7 @@ import cv2
 import numpy as np
 
 from app.core.errors import InputError, SettingsError
+from app.core.matting.propagation import describe_cadence
 from app.core.measure.metrics import Scores, SequenceScorer, mean_scores
 
 PATHS = ("export", "live")
@@ -160,8 +161,9 @@ class EvalConfig:
 class SequenceReport:
     name: str
     scores: Scores
-    every: int  # the cadence the sequence ran at (auto: the one it chose)
+    every: int  # the cadence the sequence ran at (auto: the longest gap it left, plus one)
     model_ms: float | None = None  # auto: the model cost the choice was made from
+    duty: float = 1.0  # the share of frames the model ran on
 
 
 @dataclass
@@ -181,7 +183,7 @@ class EvalReport:
         return {
             "model": self.model, "provider": self.provider, "path": c.path,
             "every": "auto" if c.every == AUTO else c.every, "fps": c.fps,
-            "sequences": {s.name: {**_rounded(s.scores.to_dict()), "every": s.every,
+            "sequences": {s.name: {**_rounded(s.scores.to_dict()), "every": s.every, "duty": round(s.duty, 3),
                                    "model_ms": None if s.model_ms is None else round(s.model_ms, 1)}
                           for s in self.sequences},
             "overall": _rounded(self.overall.to_dict()),
@@ -192,8 +194,8 @@ class EvalReport:
                f"{'flicker':>8} {'ms/frame':>9}  cadence"
         out = [f"{self.config.label} ({self.model} on {self.provider})", head]
         for s in self.sequences:
-            cadence = f"every {s.every}" + (f" (auto: model {s.model_ms:.0f} ms at {self.config.fps:g} fps)"
-                                            if s.model_ms is not None else "")
+            cadence = describe_cadence(s.duty) + (f" (auto: model {s.model_ms:.0f} ms at {self.config.fps:g} fps)"
+                                                   if s.model_ms is not None else "")
             out.append(_row(s.name, s.scores) + f"  {cadence}")
         out.append(_row("overall", self.overall))
         return out
@@ -258,7 +260,7 @@ class _ExportRunner:
             scorer.add(alpha, mask, (time.perf_counter() - started) * 1e3)
             if progress is not None:
                 progress(sequence.name, i + 1, total)
-        return SequenceReport(sequence.name, scorer.scores(), self.config.every)
+        return SequenceReport(sequence.name, scorer.scores(), self.config.every, duty=1.0 / self.config.every)
 
     def close(self) -> None:
         pass
@@ -280,71 +282,67 @@ class _LiveRunner:
         self.clock = clock
         self.settings = LiveSettings(
             model=config.model, provider=config.provider, threads=config.threads, ratio=config.ratio,
-            mirror=False, background="#00b140", every_n=max(1, config.every), camera_fps=round(config.fps),
+            mirror=False, background="#00b140", every_n=1, camera_fps=round(config.fps),
         )
         model = self._processor(self.settings).model
         self.model_name, self.provider = model.name, model.provider
 
-    def _processor(self, settings):
+    def _processor(self, settings, model_ms: float | None = None):
         from app.core.live.processor import LiveProcessor
 
-        processor = LiveProcessor(self.models_dir)
+        processor = LiveProcessor(self.models_dir, model_ms=model_ms)
         processor.configure(settings)
         return processor
 
     def run(self, sequence: Sequence, progress: Progress | None) -> SequenceReport:
         from app.core.live.pipelined import PipelinedProcessor
 
-        every, cost = self.config.every, None
-        if every == AUTO:
-            every, cost = self._auto_cadence(sequence)
+        cost = self._auto_cost(sequence) if self.config.every == AUTO else None
         scorer = SequenceScorer()
+        gaps = [0]  # reused frames in a row
+        duty = [1.0]  # the share of frames the cadence gives the model, as of the last frame
         total = len(sequence) if self.config.frames is None else min(self.config.frames, len(sequence))
         masks: list[np.ndarray] = []  # the masks of frames in flight (at most one)
         done = 0
 
-        def score(live, ms: float) -> None:
+        def score(live) -> None:
             nonlocal done
             if live is None:
                 return
-            scorer.add(live.result.alpha, masks.pop(0), ms)
+            # the frame's own work on both threads (the wait for a pipelined result says nothing)
+            scorer.add(live.result.alpha, masks.pop(0), sum(live.timings.values()))
+            duty[0] = live.result.extra.get("duty", 1.0)
+            gaps.append(0 if live.result.extra.get("computed", True) else gaps[-1] + 1)
             done += 1
             if progress is not None:
                 progress(sequence.name, done, total)
 
-        with PipelinedProcessor(self._processor(self.settings.replace(every_n=every))) as pipe:
+        settings = self.settings.replace(every_n=self.config.every)
+        with PipelinedProcessor(self._processor(settings, cost)) as pipe:
             for i, (frame, mask) in enumerate(sequence.frames(self.config.frames)):
                 masks.append(mask)
-                started = time.perf_counter()
-                live = pipe.submit(frame, i / self.config.fps)
-                score(live, (time.perf_counter() - started) * 1e3)
-            started = time.perf_counter()
-            score(pipe.flush(), (time.perf_counter() - started) * 1e3)
-        return SequenceReport(sequence.name, scorer.scores(), every, cost)
+                score(pipe.submit(frame, i / self.config.fps))
+            score(pipe.flush())
+        return SequenceReport(sequence.name, scorer.scores(), max(gaps) + 1, cost, duty[0])
 
-    def _auto_cadence(self, sequence: Sequence) -> tuple[int, float]:
-        """The cadence the live view's auto mode settles at for this model and camera rate, and the cost used.
+    def _auto_cost(self, sequence: Sequence) -> float:
+        """The model cost the auto cadence decides from: given, or timed on the sequence's first frames.
 
-        The costs are fed to the live view's own ``AdaptiveCadence``; measuring
-        them runs the live model (its own processor, thrown away after) on the
-        sequence's first frames.
+        Timing runs the live model (its own processor, thrown away after); the
+        costs are smoothed as the live view's own ``AdaptiveCadence`` does.
         """
         from app.core.matting.propagation import AdaptiveCadence
 
         if self.config.model_ms is not None:
-            costs = [self.config.model_ms] * self.config.calibration_frames
-        else:
-            model = self._processor(self.settings).model
-            costs = []
-            for i, (frame, _) in enumerate(sequence.frames(self.config.calibration_frames + 1)):
-                started = self.clock()
-                model.infer(frame)
-                if i > 0:  # as the stream does: the first run includes ONNX Runtime's set-up
-                    costs.append((self.clock() - started) * 1e3)
+            return self.config.model_ms
+        model = self._processor(self.settings).model
         cadence = AdaptiveCadence()
-        for cost in costs:
-            cadence.observe(cost, self.config.fps)
-        return cadence.every, float(cadence.cost_ms or 0.0)
+        for i, (frame, _) in enumerate(sequence.frames(self.config.calibration_frames + 1)):
+            started = self.clock()
+            model.infer(frame)
+            if i > 0:  # as the stream does: the first run includes ONNX Runtime's set-up
+                cadence.observe((self.clock() - started) * 1e3, self.config.fps)
+        return float(cadence.cost_ms or 0.0)
 
     def close(self) -> None:
         pass

@@ -30,7 +30,7 @@ class PersonCrop:
     margin: float = 0.5  # added on each side, as a share of the person's box size
     min_side: float = 0.3  # the box is at least this share of the frame's width and height
     edge: float = 0.03  # the person closer than this share of the frame side to a cut edge: move the box
-    max_area: float = 0.6  # a box covering more of the frame than this is not worth it: whole frame
+    max_area: float = 0.9  # a box covering more of the frame than this is not worth it: whole frame
     refresh: int = 90  # a whole-frame run every this many runs
     box: Box | None = None
     runs: int = 0

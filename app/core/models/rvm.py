@@ -12,7 +12,7 @@ import onnxruntime as ort
 from app.core.errors import SettingsError
 from app.core.models.base import MattingOutput, register_adapter
 from app.core.models.manifest import ModelSpec
-from app.core.models.person_crop import PersonCrop
+from app.core.models.person_crop import Box, PersonCrop
 from app.core.models.session import input_dtype, session_provider
 from app.core.imaging.refine import fit_size
 
@@ -153,11 +153,16 @@ class RobustVideoMatting:
         box = self._crop.box if self._crop is not None else None
         key = (width, height, ratio, box)
         if self._key != key:
-            if self._crop is not None and (self._key is None or self._key[:3] != key[:3]):
-                self._crop.reset()  # a box from another size means nothing here
-                box = None
-                key = (width, height, ratio, None)
-            self.reset()
+            if self._key is not None and self._key[:3] == key[:3] and self._binding is None:
+                # only the box moved: the recurrent state follows it instead of restarting
+                self._state = carry_state(self._state, _box_or_whole(self._key[3], work),
+                                          _box_or_whole(box, work), work_ratio)
+            else:
+                if self._crop is not None and (self._key is None or self._key[:3] != key[:3]):
+                    self._crop.reset()  # a box from another size means nothing here
+                    box = None
+                    key = (width, height, ratio, None)
+                self.reset()
             self._key = key
         seen = work if box is None else work[box[1] : box[3], box[0] : box[2]]
         src = cv2.dnn.blobFromImage(seen, scalefactor=1.0 / 255.0)  # NCHW float32, RGB kept
@@ -254,6 +259,69 @@ class _StateBinding:
         self.session.run_with_iobinding(binding)
         fgr, pha, *self.state = binding.get_outputs()
         return fgr.numpy(), pha.numpy()
+
+
+def state_shapes(height: int, width: int, ratio: float) -> list[tuple[int, int]]:
+    """The spatial sizes of RVM's four recurrent tensors for a height×width input at ``ratio``.
+
+    The model works at floor(size × ratio) (float32 arithmetic, as in the graph)
+    and each state level halves that, rounding up; checked against the model's
+    own outputs on 40 random sizes and ratios.
+    """
+    h = math.floor(np.float32(height) * np.float32(ratio))
+    w = math.floor(np.float32(width) * np.float32(ratio))
+    shapes = []
+    for _ in STATE_INPUTS:
+        h, w = -(-h // 2), -(-w // 2)
+        shapes.append((h, w))
+    return shapes
+
+
+def carry_state(state: list[np.ndarray], old_box: Box, new_box: Box, ratio: float) -> list[np.ndarray]:
+    """RVM's recurrent tensors for a box that moved: each level's features shifted to where they now lie.
+
+    A level-``k`` state pixel covers 2^k internal pixels, each 1/ratio work
+    pixels, so a box move of (dx, dy) work pixels is a shift of
+    (dx, dy) · ratio / 2^k at level k: the same scale, only a translation,
+    even when the box also grew or shrank. What comes into view is zero, the
+    state a fresh start has there. A state still at its initial [1,1,1,1]
+    zeros stays as it is.
+    """
+    shapes = state_shapes(new_box[3] - new_box[1], new_box[2] - new_box[0], ratio)
+    carried = []
+    for level, (tensor, shape) in enumerate(zip(state, shapes), start=1):
+        if tensor.shape[2:] == (1, 1) and not tensor.any():
+            carried.append(tensor)
+            continue
+        scale = ratio / 2**level
+        carried.append(_translate(tensor, (new_box[0] - old_box[0]) * scale, (new_box[1] - old_box[1]) * scale, shape))
+    return carried
+
+
+def _translate(tensor: np.ndarray, dx: float, dy: float, shape: tuple[int, int]) -> np.ndarray:
+    """out[..., y, x] = tensor[..., y + dy, x + dx] (bilinear), zero outside; ``shape`` is out's H×W."""
+    ix, iy = math.floor(dx), math.floor(dy)
+    fx, fy = np.float32(dx - ix), np.float32(dy - iy)
+    out = np.zeros((*tensor.shape[:2], *shape), tensor.dtype)
+    for ox, oy, weight in ((ix, iy, (1 - fx) * (1 - fy)), (ix + 1, iy, fx * (1 - fy)),
+                           (ix, iy + 1, (1 - fx) * fy), (ix + 1, iy + 1, fx * fy)):
+        if weight:
+            _add_window(out, tensor, ox, oy, weight)
+    return out
+
+
+def _add_window(out: np.ndarray, tensor: np.ndarray, ox: int, oy: int, weight: np.float32) -> None:
+    """out[..., y, x] += weight · tensor[..., y + oy, x + ox] where that lies inside ``tensor``."""
+    height, width = out.shape[2:]
+    src_h, src_w = tensor.shape[2:]
+    y0, y1 = max(0, -oy), min(height, src_h - oy)
+    x0, x1 = max(0, -ox), min(width, src_w - ox)
+    if y0 < y1 and x0 < x1:
+        out[..., y0:y1, x0:x1] += weight * tensor[..., y0 + oy : y1 + oy, x0 + ox : x1 + ox]
+
+
+def _box_or_whole(box: Box | None, work: np.ndarray) -> Box:
+    return box if box is not None else (0, 0, work.shape[1], work.shape[0])
 
 
 def _paste(alpha: np.ndarray, foreground: np.ndarray, work: np.ndarray, box: tuple[int, int, int, int]):

@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from app.core.matting.propagation import AdaptiveCadence, MaskPropagator
+from app.core.matting.propagation import AdaptiveCadence, MaskPropagator, describe_cadence
 from tests.tiny_models import person_image
 
 
@@ -56,26 +56,39 @@ def test_size_mismatch_is_refused():
 
 
 @pytest.mark.parametrize(
-    ("cost_ms", "expected"), [(10.0, 1), (30.0, 2), (45.0, 2), (70.0, 3), (500.0, 3)]
+    ("cost_ms", "duty", "every"),
+    [(10.0, 1.0, 1), (28.0, 1.0, 1), (31.5, 0.9, 2), (45.0, 0.63, 2), (70.0, 0.405, 3), (500.0, 1 / 3, 3)],
 )
-def test_cadence_steps_up_with_the_cost(cost_ms, expected):
+def test_the_model_runs_on_the_share_of_frames_that_fits_the_budget(cost_ms, duty, every):
+    """85 % of a 33 ms frame at 30 FPS is the model's: 31.5 ms a run fits on 9 frames of 10; never below 1 in 3."""
     cadence = AdaptiveCadence()
     for _ in range(30):
         cadence.observe(cost_ms, target_fps=30)
-    assert cadence.every == expected
+    assert cadence.duty == pytest.approx(duty, abs=0.003) and cadence.every == every
 
 
-def test_cadence_does_not_flap_near_the_budget():
+@pytest.mark.parametrize(("duty", "pattern"), [(1.0, "x"), (0.5, ".x"), (1 / 3, "..x"), (0.9, ".xxxxxxxxx")])
+def test_runs_are_spread_evenly(duty, pattern):
+    """A model at 90 % runs on 9 frames of every 10 with one reused frame between, not on every 2nd."""
+    cadence = AdaptiveCadence(duty=duty)
+    got = "".join("x" if cadence.due() else "." for _ in range(10 * len(pattern)))
+    assert got == pattern * 10
+
+
+def test_the_cadence_follows_a_model_that_speeds_up_again():
     cadence = AdaptiveCadence()
     for _ in range(30):
-        cadence.observe(32.0, target_fps=30)  # just under a 33 ms frame: already over the 85 % mark
-    assert cadence.every == 2
-    for _ in range(30):
-        cadence.observe(25.0, target_fps=30)  # 75 % of a frame: stays at 2 (steps back below 70 %)
-    assert cadence.every == 2
+        cadence.observe(60.0, target_fps=30)
+    assert cadence.duty == pytest.approx(0.85 * 33.33 / 60, abs=0.01)
     for _ in range(30):
         cadence.observe(15.0, target_fps=30)
-    assert cadence.every == 1
+    assert cadence.duty == 1.0 and cadence.every == 1
+
+
+@pytest.mark.parametrize(("duty", "text"), [(1.0, "every frame"), (0.5, "every 2nd frame"), (1 / 3, "every 3rd frame"),
+                                            (0.25, "every 4th frame"), (0.9, "on 90 % of frames")])
+def test_cadence_in_words(duty, text):
+    assert describe_cadence(duty) == text
 
 
 @pytest.mark.real_models

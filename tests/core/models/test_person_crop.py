@@ -66,3 +66,44 @@ def test_rvm_runs_on_the_box_with_the_same_matte(tiny_models_dir):
         if i > 0:
             box = cropped._key[3]
             assert box is not None and (box[2] - box[0]) < 0.5 * 640  # the model saw under half the width
+
+
+def test_a_box_move_carries_the_recurrent_state_along(tiny_models_dir):
+    """Moving the box keeps what the model remembered, shifted to where it now lies (no restart)."""
+    frame = np.zeros((180, 640, 3), np.uint8)
+    frame[:] = (20, 40, 120)
+    frame[40:160, 300:330] = (230, 90, 60)
+    model = load_model("rvm", tiny_models_dir, downsample_ratio=0.5, person_crop=True)
+    model.infer(frame)
+    model.infer(frame)  # on the box now; the tiny model's state accumulates the red channel
+    before = model._key[3]
+    state = [s.copy() for s in model._state]
+    moved = np.roll(frame, 200, axis=1)  # the person runs to the box's right edge and beyond
+    model.infer(moved)
+    model.infer(moved)
+    assert model._key[3] != before  # the box followed
+    carried = model._state[0]
+    assert carried.shape[2:] != (1, 1)  # not the zeros of a restart
+    assert carried.max() > state[0].max()  # a restart would have started the sum over
+
+
+def test_carry_state_shifts_each_level_by_its_own_scale():
+    """A box 32 work px to the right at ratio 0.5: level k moves 16 / 2^k px; new ground is zero."""
+    from app.core.models.rvm import carry_state, state_shapes
+
+    old_box, new_box = (0, 0, 128, 64), (32, 0, 160, 64)
+    shapes = state_shapes(64, 128, 0.5)
+    assert shapes == [(16, 32), (8, 16), (4, 8), (2, 4)]
+    state = []
+    for h, w in shapes:
+        tensor = np.zeros((1, 2, h, w), np.float32)
+        tensor[..., w - 1] = 1.0  # a mark in the last column
+        state.append(tensor)
+    carried = carry_state(state, old_box, new_box, 0.5)
+    for level, ((h, w), tensor) in enumerate(zip(shapes, carried), start=1):
+        shift = 16 // 2**level
+        assert tensor.shape == (1, 2, h, w)
+        assert (tensor[..., w - 1 - shift] == 1.0).all()  # the mark moved left with the box moving right
+        assert not tensor[..., w - shift:].any()  # what came into view starts from zero
+    zeros = [np.zeros((1, 1, 1, 1), np.float32)] * 4
+    assert all(t is z for t, z in zip(carry_state(zeros, old_box, new_box, 0.5), zeros))

@@ -160,3 +160,24 @@ def test_large_frames_reach_the_model_reduced(tiny_models_dir):
     assert seen[0][2] * seen[0][3] <= 100_000  # (the internal 80x60 resolution is kept)
     assert out.alpha.shape == (600, 800) and out.foreground.shape == (600, 800, 3)
     assert out.alpha[300, 400] > 0.9 and out.alpha[5, 5] < 0.1
+
+
+@pytest.mark.parametrize("size,ratio", [((192, 360), 0.75), ((311, 88), 0.5625), ((250, 273), 0.3333), ((35, 182), 0.75)])
+def test_state_sizes_are_known_before_the_run(tiny_models_dir, size, ratio):
+    """``state_shapes`` predicts the recurrent tensors' sizes (a carried state must fit the next run exactly)."""
+    from app.core.models.rvm import state_shapes
+
+    width, height = size
+    model = load_model("rvm", tiny_models_dir, downsample_ratio=ratio)
+    model.infer(np.zeros((height, width, 3), np.uint8))
+    assert [s.shape[2:] for s in model._state] == state_shapes(height, width, ratio)
+
+
+@pytest.mark.real_models
+def test_real_rvm_state_sizes_are_known_before_the_run(real_models_dir):
+    from app.core.models.rvm import state_shapes
+
+    for (width, height), ratio in (((192, 360), 0.75), ((311, 88), 0.5625), ((250, 273), 0.3333)):
+        model = load_model("rvm", real_models_dir, downsample_ratio=ratio)
+        model.infer(np.zeros((height, width, 3), np.uint8))
+        assert [s.shape[2:] for s in model._state] == state_shapes(height, width, ratio)
