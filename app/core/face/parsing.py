@@ -36,6 +36,11 @@ SUNGLASSES_SHARE = 0.75  # share of the ring around an eye a lens darkens or tin
 LENS_DARKNESS = 0.45  # lens pixels: under this share of the same side's cheek lightness
 LEFT_CHEEK, RIGHT_CHEEK = 425, 205  # mid-cheek landmarks, below where any lens reaches
 MIN_SKIN_SHARE = 0.4  # of the mesh oval that must look like the sampled skin for the image to guide the parts
+SILHOUETTE_BROW_KEEP = (1.2, 2.0)  # brows kept from the silhouette cut, grown (along, across)
+HAIR_AT_EDGE = 0.2  # hair probability that, with a colour no skin of the face has, makes an oval pixel hair
+SILHOUETTE_OPEN = 0.03  # thinnest non-skin path (eye distances) the silhouette cut follows into the oval
+LIP_CONTRAST_MIN = 3.0  # lips' a* over the skin's below which colour cannot tell (SkinModel.redness's own floor)
+MOUTH_INSIDE_RED = 0.6  # share of lip-red in the mesh's mouth opening that makes the mouth closed
 OCCLUDER_AREA = 0.02  # smallest occluder, in eye distances squared (a fingertip-sized patch)
 
 
@@ -422,6 +427,7 @@ class FaceRefinement:
     forehead: np.ndarray
     occluded: np.ndarray
     close_px: int
+    hair: np.ndarray | None = None  # the oval's overshoot onto framing hair: background there becomes hair
 
     def apply(self, weights: np.ndarray) -> None:
         view = weights[(slice(None),) + self.window]
@@ -429,6 +435,10 @@ class FaceRefinement:
         if holes.any():
             view[SKIN][holes] = np.minimum(view[SKIN][holes].astype(np.uint16) + view[0][holes], 255).astype(np.uint8)
             view[0][holes] = 0
+        if self.hair is not None and self.hair.any():
+            view[HAIR][self.hair] = np.minimum(view[HAIR][self.hair].astype(np.uint16) + view[0][self.hair],
+                                               255).astype(np.uint8)
+            view[0][self.hair] = 0
         if self.occluded.any():
             view[1:10, self.occluded] = 0
             view[0] = 255 - np.minimum(view[1:].sum(axis=0, dtype=np.uint16), 255).astype(np.uint8)
@@ -463,12 +473,15 @@ def refine_face(
     oval = coverage[SKIN][window] > 0.5
     if not oval.any() or float(like[oval].mean()) < MIN_SKIN_SHARE:
         return None  # the mesh does not sit on one skin (a drawing, a mask, a bad fit): keep its polygons
+    outside = np.zeros(size, bool) if hair is None else beyond_silhouette(oval, like, hair[window], local, unit)
+    coverage[SKIN][window] *= ~outside
     # Skin may reach past the mesh oval: up to the hairline, and on profiles out to the
     # silhouette (nose bridge, lips, chin), which the hull of the mesh follows.
     shift = np.array([wx0, wy0], np.float32)
     hull = cv2.convexHull(local).reshape(-1, 2)
     extension = np.maximum(polygon_coverage([forehead - shift], (0, 0), size), polygon_coverage([hull], (0, 0), size))
     extension = np.clip(extension.astype(np.float32) * np.float32(1.0 / 255.0) - coverage[SKIN][window], 0.0, 1.0)
+    extension[outside] = 0.0
     coverage[SKIN][window] = np.minimum(coverage[SKIN][window] + extension * like, 1.0)  # a sum: no seam at the oval's soft edge
     refine_brows(coverage, window, lab, local)
     lips_red = refine_mouth(coverage, window, lab, local, skin)
@@ -477,7 +490,35 @@ def refine_face(
     # enclosed gaps next to the skin (forehead, temples) are skin too; gaps inside the hair are not touched
     near_skin = cv2.dilate(((extension > 0) | (coverage[SKIN][window] > 0)).astype(np.uint8),
                            cv2.getStructuringElement(cv2.MORPH_RECT, (2 * close_px + 1,) * 2)) > 0
-    return FaceRefinement(window, near_skin, occluded, close_px)
+    return FaceRefinement(window, near_skin & ~outside, occluded, close_px, outside)
+
+
+def beyond_silhouette(oval: np.ndarray, skin_like: np.ndarray, hair: np.ndarray, points: np.ndarray,
+                      unit: float) -> np.ndarray:
+    """Bool: the parts of the mesh oval that are hair reaching in from outside (window-sized).
+
+    On turned heads the mesh's oval overshoots the face's edge onto the hair
+    that frames it. Those pixels are not skin-coloured, the hair model gives
+    them some hair probability (less than it gives hair in the open: the mesh
+    says face there) and they join the world outside the oval. A cheek in
+    shadow is not skin-coloured either, but the hair model sees no hair there;
+    shadows and features inside the face are enclosed by skin. The eyes, brows and mouth (not skin-coloured by nature, and on a profile at
+    the very edge) are never cut; an opening first breaks thin dark lines (a
+    jaw shadow) so they cannot carry the cut into the face.
+    """
+    size = oval.shape
+    keep = np.zeros(size, bool)
+    for label in (LEFT_EYE_ID, RIGHT_EYE_ID):
+        keep |= _window_mask(scaled_about(points[list(region_indices()[label][0])], points, 1.4, 2.2), size)
+    for polygon in brow_polygons(points, SILHOUETTE_BROW_KEEP).values():
+        keep |= _window_mask(polygon, size)
+    keep |= _window_mask(lip_polygons(points)[UPPER_LIP], size) | _window_mask(lip_polygons(points)[LOWER_LIP], size)
+    keep |= _window_mask(points[list(region_indices()[INNER_MOUTH][0])], size)
+    foreign = (oval & (skin_like < 0.5) & (hair > HAIR_AT_EDGE) & ~keep) | ~oval
+    radius = max(1, int(round(SILHOUETTE_OPEN * unit)))
+    foreign = cv2.morphologyEx(foreign.astype(np.uint8), cv2.MORPH_OPEN,
+                               cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2)) > 0
+    return touching(foreign, ~oval) & oval
 
 
 def _window_coverage(polygon: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -519,6 +560,21 @@ def refine_brows(coverage: dict[int, np.ndarray], window: tuple[slice, slice], l
         _replace(coverage, label, window, np.maximum(mesh, wider))
 
 
+def lip_coloured_inside(inner: np.ndarray, lips_red: np.ndarray, lip_contrast: float) -> bool:
+    """True when what the mesh calls the inside of the mouth is mostly the lips' own red.
+
+    An open mouth shows a dark gap and teeth, neither lip-red. On a turned head
+    the mesh may open a closed mouth (its inner lips land on the upper lip);
+    the lips' colour then fills the "inside". Only asked when the lips are
+    clearly redder than the skin (``lip_contrast``, a* levels), else colour
+    cannot tell.
+    """
+    inside = inner > 0.5
+    if lip_contrast < LIP_CONTRAST_MIN or not inside.any():
+        return False
+    return float(lips_red[inside].mean()) > MOUTH_INSIDE_RED
+
+
 def refine_mouth(coverage: dict[int, np.ndarray], window: tuple[slice, slice], lab: np.ndarray,
                  points: np.ndarray, skin: SkinModel) -> None:
     """Lips out to where their red ends; an inside only when the inner lips part.
@@ -529,20 +585,21 @@ def refine_mouth(coverage: dict[int, np.ndarray], window: tuple[slice, slice], l
     it is dark (no teeth fit there).
     """
     size = lab.shape[:2]
-    opening = mouth_opening(points)
-    closed = opening < MOUTH_OPEN
-    grown, mesh = lip_polygons(points, closed=closed), lip_polygons(points, grow=1.0, closed=closed)
     # the redder lip sets the lips' colour (the other may be covered by a microphone or a finger)
     references = [float(np.median(lab[..., 1][core])) for label in (UPPER_LIP, LOWER_LIP)
                   if (core := coverage[label][window] > 0.99).any()]
-    lips_red = cv2.GaussianBlur(skin.redness(lab, max(references, default=float(skin.median[1]))), (0, 0), 0.8)
+    reference = max(references, default=float(skin.median[1]))
+    lips_red = cv2.GaussianBlur(skin.redness(lab, reference), (0, 0), 0.8)
+    closed = mouth_opening(points) < MOUTH_OPEN or lip_coloured_inside(coverage[INNER_MOUTH][window], lips_red,
+                                                                       reference - float(skin.median[1]))
+    grown, mesh = lip_polygons(points, closed=closed), lip_polygons(points, grow=1.0, closed=closed)
     for label in (UPPER_LIP, LOWER_LIP):
         # the mesh's own lip stays (the dark line where the lips meet is not red); beyond it, only red
         _replace(coverage, label, window, np.maximum(_window_coverage(mesh[label], size),
                                                      _window_coverage(grown[label], size) * lips_red))
     if closed:
         coverage[INNER_MOUTH][:] = 0.0
-    elif opening < 2.0 * MOUTH_OPEN:
+    elif mouth_opening(points) < 2.0 * MOUTH_OPEN:
         coverage[INNER_MOUTH][window] *= skin.darkness(lab)
     return lips_red
 
