@@ -191,3 +191,73 @@ def test_an_occluder_over_the_cheek_and_lips_is_not_face():
     assert np.isin(labels, (UPPER_LIP,)).sum() > 200  # the uncovered lip stays lip
     # the rest of the face is still face: the occluders took only their own pixels
     assert ((labels == 0) & ~glove & ~grey & (parse_painted(*painted_face(points), points) == SKIN)).sum() < 200
+
+
+def _parted(points: np.ndarray) -> np.ndarray:
+    """The same face with the lower inner lip 10 px down: the mesh says the mouth is open."""
+    from app.core.face.regions import LIPS_LOWER_INNER
+
+    parted = points.copy()
+    parted[list(LIPS_LOWER_INNER), 1] += 10
+    return parted
+
+
+def test_a_mouth_the_mesh_opens_but_the_photo_shows_lips_in_is_closed():
+    """A turned head's mesh may part the lips where the photo has none: lip colour inside means closed."""
+    points = _parted(_points())
+    image, hair = painted_face(points)
+    cv2.fillPoly(image, [_poly(points, INNER_MOUTH)], LIP_RGB)  # the "inside" is all lip
+    labels = parse_painted(image, hair, points)
+    assert not (labels == INNER_MOUTH).any()
+    inside = np.zeros(labels.shape, np.uint8)
+    cv2.fillPoly(inside, [_poly(points, INNER_MOUTH)], 1)
+    assert np.isin(labels[inside > 0], (UPPER_LIP, LOWER_LIP)).mean() > 0.8  # the lips meet there (edges: skin)
+    # the same mesh over a dark opening keeps its inside
+    dark, hair = painted_face(points, open_mouth=True)
+    assert (parse_painted(dark, hair, points) == INNER_MOUTH).sum() > 300
+
+
+def test_eyes_reach_the_upper_lash_line_and_outer_corner_not_below_the_lower_lid():
+    from app.core.face.regions import LEFT_EYE_OUTER, RIGHT_EYE_OUTER
+
+    points = _points()
+    polygons = region_polygons(points)
+    for label, outer in ((LEFT_EYE_ID, LEFT_EYE_OUTER), (RIGHT_EYE_ID, RIGHT_EYE_OUTER)):
+        lids = points[list(region_indices()[label][0]), :2]
+        eye = polygons[label][0]
+        height = float(lids[:, 1].max() - lids[:, 1].min())
+        assert eye[:, 1].min() < lids[:, 1].min() - 0.15 * height  # up to the lash line
+        assert eye[:, 1].max() == pytest.approx(lids[:, 1].max(), abs=0.05 * height)  # the lower lid stays
+        centre_x = lids[:, 0].mean()
+        side = np.sign(points[outer, 0] - centre_x)
+        reach = lambda xy: float(np.max((xy[:, 0] - centre_x) * side))  # noqa: E731
+        assert reach(eye) > reach(lids) + 0.1 * (lids[:, 0].max() - lids[:, 0].min())  # the outer lashes
+
+
+def test_the_oval_over_hair_that_frames_the_face_is_hair_and_a_shaded_cheek_stays_skin():
+    """A turned head: the mesh's oval overshoots onto hair the hair model is unsure of (0.35)."""
+    points = _closed(_points())
+    image, hair = painted_face(points)
+    oval = _poly(points, SKIN)
+    left, right = int(oval[:, 0].min()), int(oval[:, 0].max())
+    rows = slice(int(points[1, 1]) - 5, int(points[1, 1]) + 25)  # cheek level, below the eyes, beside the nose
+    strand = (rows, slice(left - 20, left + 14))
+    image[strand] = HAIR_RGB
+    hair[strand] = 0.35
+    shade = (rows, slice(right - 14, right + 1))
+    image[shade] = (np.array(SKIN_RGB) * 0.5).astype(np.uint8)  # the far cheek in shadow, no hair there
+    labels = parse_painted(image, hair, points)
+    inside = np.zeros(labels.shape, np.uint8)
+    cv2.fillPoly(inside, [oval], 1)
+    strand_in_oval = np.zeros(labels.shape, bool)
+    strand_in_oval[strand] = True
+    strand_in_oval &= inside > 0
+    assert strand_in_oval.sum() > 200
+    assert (labels[strand_in_oval] == HAIR).mean() > 0.9
+    shade_in_oval = np.zeros(labels.shape, bool)
+    shade_in_oval[shade] = True
+    shade_in_oval &= inside > 0
+    assert (labels[shade_in_oval] == SKIN).mean() > 0.9
+    # without the hair model's doubt it is not called hair (colour alone does not make hair)
+    hair[strand] = 0.0
+    assert not (parse_painted(image, hair, points)[strand_in_oval] == HAIR).any()
