@@ -165,3 +165,13 @@ def test_head_and_face_cutouts_have_no_enclosed_holes():
     assert head[cy, cx] == 1.0 and body[cy, cx] == 0.0  # the filled gap is head, not body
     assert np.all(head + body <= 1.0 + 1e-5)
     assert head[0, 0] == 0.0  # outside the face stays outside
+
+
+def test_label_map_is_the_argmax_with_ties_to_the_lower_class():
+    from app.core.face.parsing import label_map
+
+    rng = np.random.default_rng(3)
+    weights = rng.integers(0, 4, (11, 37, 53)).astype(np.uint8)  # few levels: many ties
+    assert label_map(weights).dtype == np.uint8
+    assert (label_map(weights) == np.argmax(weights, axis=0)).all()
+    assert (label_map(np.zeros((11, 2, 2), np.uint8)) == 0).all()
