@@ -41,6 +41,7 @@ HAIR_AT_EDGE = 0.2  # hair probability that, with a colour no skin of the face h
 SILHOUETTE_OPEN = 0.03  # thinnest non-skin path (eye distances) the silhouette cut follows into the oval
 LIP_CONTRAST_MIN = 3.0  # lips' a* over the skin's below which colour cannot tell (SkinModel.redness's own floor)
 MOUTH_INSIDE_RED = 0.6  # share of lip-red in the mesh's mouth opening that makes the mouth closed
+SKIN_ISLAND = 0.05  # skin pieces smaller than this share of the face's largest are not face
 OCCLUDER_AREA = 0.02  # smallest occluder, in eye distances squared (a fingertip-sized patch)
 
 
@@ -456,6 +457,33 @@ class FaceRefinement:
         if self.occluded.any():
             view[1:10, self.occluded] = 0
             view[0] = 255 - np.minimum(view[1:].sum(axis=0, dtype=np.uint16), 255).astype(np.uint8)
+        drop_skin_islands(view)
+
+
+def drop_skin_islands(view: np.ndarray) -> None:
+    """Skin fragments cut off from the face (a gap between strands, a patch of wall) go to hair or background.
+
+    ``view``: class weights (K×h×w uint8, changed in place). A face (skin and
+    its parts) is one region, or a few large ones around an occluder; pieces
+    under SKIN_ISLAND of the largest are not face. Each of their pixels' skin
+    weight goes to hair where the hair model gave it more than the background,
+    else to the background.
+    """
+    face = view[SKIN:HAIR].sum(axis=0, dtype=np.uint16) >= 128  # a majority: the label map says a face class
+    count, components, stats, _ = cv2.connectedComponentsWithStats(face.astype(np.uint8), connectivity=8)
+    if count <= 2:
+        return
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    small = np.zeros(count, bool)
+    small[1:] = areas < SKIN_ISLAND * areas.max()
+    islands = small[components] & (view[SKIN] > 0)
+    if not islands.any():
+        return
+    to_hair = islands & (view[HAIR] > view[0])
+    to_background = islands & ~to_hair
+    for target, where in ((HAIR, to_hair), (0, to_background)):
+        view[target][where] = np.minimum(view[target][where].astype(np.uint16) + view[SKIN][where], 255).astype(np.uint8)
+    view[SKIN][islands] = 0
 
 
 def refine_face(

@@ -261,3 +261,22 @@ def test_the_oval_over_hair_that_frames_the_face_is_hair_and_a_shaded_cheek_stay
     # without the hair model's doubt it is not called hair (colour alone does not make hair)
     hair[strand] = 0.0
     assert not (parse_painted(image, hair, points)[strand_in_oval] == HAIR).any()
+
+
+def test_skin_fragments_cut_off_from_the_face_go_to_hair_or_background():
+    from app.core.face.parsing import drop_skin_islands
+
+    weights = np.zeros((11, 120, 200), np.uint8)
+    weights[0] = 255
+    face, left_half = (slice(20, 100), slice(60, 100)), (slice(20, 100), slice(104, 140))  # split by an occluder
+    in_hair, on_wall = (slice(10, 16), slice(10, 16)), (slice(100, 106), slice(170, 176))
+    for part in (face, left_half, on_wall):
+        weights[SKIN][part], weights[0][part] = 255, 0
+    weights[HAIR][0:40, 0:40], weights[0][0:40, 0:40] = 160, 95  # the hair model's strands
+    weights[SKIN][in_hair], weights[HAIR][in_hair], weights[0][in_hair] = 170, 60, 25  # skin-coloured gap between strands
+    drop_skin_islands(weights)
+    labels = np.argmax(weights, axis=0)
+    assert (labels[face] == SKIN).all() and (labels[left_half] == SKIN).all()  # both halves of an occluded face stay
+    assert (labels[in_hair] == HAIR).all()
+    assert (labels[on_wall] == 0).all()
+    assert (weights.sum(axis=0) == 255).all()  # still a partition of each pixel
