@@ -21,8 +21,8 @@ import numpy as np
 from app.core.face.appearance import SkinModel, dark_split, enclosed_holes, large_regions, local_lightness, touching
 from app.core.face.regions import (
     BROW_CONTEXT, HAIR, INNER_MOUTH, LEFT_EYE_ID, LIPS_LOWER_OUTER, LIPS_UPPER_OUTER, LOWER_LIP, MOUTH_OPEN, NUM_LABELS,
-    RIGHT_EYE_ID, SKIN, UPPER_LIP, brow_polygons, eye_distance, forehead_polygon, lip_polygons, mouth_opening,
-    region_indices, region_polygons, scaled_about,
+    RIGHT_EYE_ID, SKIN, UPPER_LIP, brow_polygons, eye_distance, eye_outline, forehead_polygon, lip_polygons,
+    mouth_opening, region_indices, region_polygons, scaled_about,
 )
 from app.core.models.face_mesh import FaceCrop, FaceMesh, FaceMeshModel, crop_from_eyes, crop_from_landmarks
 from app.core.models.hair import HAIR_SIZE, HairSegmenter
@@ -482,7 +482,8 @@ def drop_skin_islands(view: np.ndarray) -> None:
     to_hair = islands & (view[HAIR] > view[0])
     to_background = islands & ~to_hair
     for target, where in ((HAIR, to_hair), (0, to_background)):
-        view[target][where] = np.minimum(view[target][where].astype(np.uint16) + view[SKIN][where], 255).astype(np.uint8)
+        total = view[target][where].astype(np.uint16) + view[SKIN][where]
+        view[target][where] = np.minimum(total, 255).astype(np.uint8)
     view[SKIN][islands] = 0
 
 
@@ -526,6 +527,7 @@ def refine_face(
     extension[outside] = 0.0
     coverage[SKIN][window] = np.minimum(coverage[SKIN][window] + extension * like, 1.0)  # a sum: no seam at the oval's soft edge
     refine_brows(coverage, window, lab, local)
+    refine_eyes(coverage, window, lab, local)
     lips_red = refine_mouth(coverage, window, lab, local, skin)
     occluded = find_occluders(coverage, window, lab, local, skin, like, lips_red)
     close_px = max(1, int(round(0.08 * unit)))
@@ -607,6 +609,37 @@ def refine_brows(coverage: dict[int, np.ndarray], window: tuple[slice, slice], l
         wider = _window_coverage(grown, size) * cv2.GaussianBlur(dark, (0, 0), 0.7)
         wider *= touching(wider > 0.5, mesh > 0.5)
         _replace(coverage, label, window, np.maximum(mesh, wider))
+
+
+def refine_eyes(coverage: dict[int, np.ndarray], window: tuple[slice, slice], lab: np.ndarray,
+                points: np.ndarray) -> None:
+    """Eyes: the mesh's lid contour, plus the grown rim (``eye_outline``) only where it is the lashes' dark tone.
+
+    The dark tone is split from the lid skin's on a ring around the eye (Otsu
+    on lightness, as for the brows); only dark parts touching the lid contour
+    count, so an eye-socket shadow further out does not join. Where the mesh
+    is off (a turned head) the rim lands on lid skin and is not taken.
+    """
+    height, width = lab.shape[:2]
+    for label in (LEFT_EYE_ID, RIGHT_EYE_ID):
+        lids_outline = points[list(region_indices()[label][0])]
+        ring_outline = scaled_about(lids_outline, points, 1.6, 2.6)
+        reach = np.concatenate([ring_outline, eye_outline(lids_outline, points)])  # the box holds the grown eye too
+        (x0, y0), (x1, y1) = np.floor(reach.min(axis=0)) - 2, np.ceil(reach.max(axis=0)) + 3
+        x0, y0, x1, y1 = int(max(x0, 0)), int(max(y0, 0)), int(min(x1, width)), int(min(y1, height))
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            continue
+        box, shift = (slice(y0, y1), slice(x0, x1)), np.array([x0, y0], np.float32)
+        size = (y1 - y0, x1 - x0)  # everything below in the eye's own box: a tenth of the window
+        lids = _window_coverage(lids_outline - shift, size)
+        context = _window_mask(ring_outline - shift, size) & (lids < 0.5)
+        dark = dark_split(lab[box][..., 0], context)
+        if dark is None:
+            continue  # a flat ring (no lashes to see): the grown outline stays as drawn
+        eye = coverage[label][window]
+        grown = eye[box] * cv2.GaussianBlur(dark, (0, 0), 0.7)
+        grown *= touching(grown > 0.5, lids > 0.5)
+        eye[box] = np.maximum(lids, grown)
 
 
 def lip_coloured_inside(inner: np.ndarray, lips_red: np.ndarray, lip_contrast: float) -> bool:

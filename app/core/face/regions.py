@@ -127,11 +127,12 @@ def region_polygons(points: np.ndarray) -> dict[int, list[np.ndarray]]:
 MOUTH_LEFT, MOUTH_RIGHT, UPPER_INNER_MID, LOWER_INNER_MID = 61, 291, 13, 14
 # The mesh's eye contour runs along the lid margins. The eye as people see (and annotators
 # draw) it reaches out to the upper lash line and, at the outer corner, to where the lashes
-# end; the lower lid has no lash line to speak of. Measured on annotated portraits the mesh
-# outline sat ~0.02 eye distances low at the top and ~0.05 short at the outer corner.
-EYE_UPPER_GROW = 1.4  # upper lid height above the corner line
+# end; the lower lid has no lash line to speak of. On annotated portraits the mesh outline
+# sat ~0.02 eye distances low at the top and ~0.05 short at the outer corner. The grown
+# outline is where lashes may be; the image keeps only its dark part (parsing.refine_eyes).
+EYE_UPPER_GROW = 1.6  # upper lid height above the corner line
 EYE_LOWER_GROW = 1.0  # lower lid depth below it
-EYE_OUTER_GROW = 1.3  # outer half (corner midpoint to the outer corner)
+EYE_OUTER_GROW = 1.5  # outer half (corner midpoint to the outer corner)
 EYE_INNER_GROW = 1.05  # inner half (towards the tear duct)
 FOREHEAD_WIDEN = 1.12  # temple skin beyond the oval, as a share of the half-width
 FOREHEAD_STRETCH = 1.9  # hairline height above the brows / the mesh's own forehead height (generous; hair and skin colour stop it)

@@ -280,3 +280,26 @@ def test_skin_fragments_cut_off_from_the_face_go_to_hair_or_background():
     assert (labels[in_hair] == HAIR).all()
     assert (labels[on_wall] == 0).all()
     assert (weights.sum(axis=0) == 255).all()  # still a partition of each pixel
+
+
+def test_eyes_take_the_painted_lash_line_and_not_the_bare_lid():
+    points = _points()
+    bare, hair = painted_face(points)
+    lashes = bare.copy()
+    lash_rgb = (30, 20, 15)
+    for label in (LEFT_EYE_ID, RIGHT_EYE_ID):
+        ring = points[list(region_indices()[label][0]), :2]
+        upper = ring[ring[:, 1] <= np.median(ring[:, 1])]  # the upper lid's points
+        upper = upper[np.argsort(upper[:, 0])]
+        cv2.polylines(lashes, [np.rint(upper - (0, 2)).astype(np.int32)], False, lash_rgb, 3)  # a lash line on the lid
+    eyes = (LEFT_EYE_ID, RIGHT_EYE_ID)
+    lash_pixels = (lashes == lash_rgb).all(axis=-1) & ~(bare == (235, 235, 235)).all(axis=-1)
+    with_lashes = parse_painted(lashes, hair, points)
+    assert np.isin(with_lashes[lash_pixels], eyes).mean() > 0.8
+    # the same outline over a bare lid stays on the painted eye (white and iris)
+    without = parse_painted(bare, hair, points)
+    painted_eye = np.zeros(without.shape, np.uint8)
+    for label in eyes:
+        cv2.fillPoly(painted_eye, [_poly(points, label)], 1)
+    labelled = np.isin(without, eyes)
+    assert (labelled & ~cv2.dilate(painted_eye, np.ones((3, 3), np.uint8)).astype(bool)).sum() < 0.05 * labelled.sum()
