@@ -41,6 +41,8 @@ HAIR_AT_EDGE = 0.2  # hair probability that, with a colour no skin of the face h
 SILHOUETTE_OPEN = 0.03  # thinnest non-skin path (eye distances) the silhouette cut follows into the oval
 LIP_CONTRAST_MIN = 3.0  # lips' a* over the skin's below which colour cannot tell (SkinModel.redness's own floor)
 MOUTH_INSIDE_RED = 0.6  # share of lip-red in the mesh's mouth opening that makes the mouth closed
+MOUTH_INSIDE_CONTRAST = 30.0  # L levels between an open mouth's inside (gap, teeth) and its lips
+MOUTH_INSIDE_SHARE = 0.6  # share of the inside that must show that contrast (open mouths 0.76-0.83, closed 0.08-0.46)
 SKIN_ISLAND = 0.05  # skin pieces smaller than this share of the face's largest are not face
 OCCLUDER_AREA = 0.02  # smallest occluder, in eye distances squared (a fingertip-sized patch)
 
@@ -642,19 +644,33 @@ def refine_eyes(coverage: dict[int, np.ndarray], window: tuple[slice, slice], la
         eye[box] = np.maximum(lids, grown)
 
 
-def lip_coloured_inside(inner: np.ndarray, lips_red: np.ndarray, lip_contrast: float) -> bool:
+def lip_coloured_inside(inside: np.ndarray, lips_red: np.ndarray, lip_contrast: float) -> bool:
     """True when what the mesh calls the inside of the mouth is mostly the lips' own red.
 
     An open mouth shows a dark gap and teeth, neither lip-red. On a turned head
     the mesh may open a closed mouth (its inner lips land on the upper lip);
     the lips' colour then fills the "inside". Only asked when the lips are
     clearly redder than the skin (``lip_contrast``, a* levels), else colour
-    cannot tell.
+    cannot tell. ``inside``: bool mask.
     """
-    inside = inner > 0.5
     if lip_contrast < LIP_CONTRAST_MIN or not inside.any():
         return False
     return float(lips_red[inside].mean()) > MOUTH_INSIDE_RED
+
+
+def lip_toned_inside(inner: np.ndarray, lips: np.ndarray, lightness: np.ndarray) -> bool:
+    """True when what the mesh calls the inside of the mouth has the lips' own lightness.
+
+    An open mouth shows a dark gap or teeth: most of the inside is at least
+    MOUTH_INSIDE_CONTRAST levels darker or lighter than the lips. A mesh that
+    parts a closed mouth (a turned head), or puts the mouth beside the face,
+    finds lip (or whatever is there) on both sides of its inner line alike.
+    ``inner``/``lips``: bool masks, ``lightness``: Lab L.
+    """
+    if not inner.any() or not lips.any():
+        return False
+    apart = np.abs(lightness[inner].astype(np.float32) - float(np.median(lightness[lips]))) > MOUTH_INSIDE_CONTRAST
+    return float(apart.mean()) < MOUTH_INSIDE_SHARE
 
 
 def refine_mouth(coverage: dict[int, np.ndarray], window: tuple[slice, slice], lab: np.ndarray,
@@ -672,8 +688,11 @@ def refine_mouth(coverage: dict[int, np.ndarray], window: tuple[slice, slice], l
                   if (core := coverage[label][window] > 0.99).any()]
     reference = max(references, default=float(skin.median[1]))
     lips_red = cv2.GaussianBlur(skin.redness(lab, reference), (0, 0), 0.8)
-    closed = mouth_opening(points) < MOUTH_OPEN or lip_coloured_inside(coverage[INNER_MOUTH][window], lips_red,
-                                                                       reference - float(skin.median[1]))
+    # an inside that looks like the lips (their lightness, or their red) is lip: the mesh opened a closed mouth
+    inner = coverage[INNER_MOUTH][window] > 0.5
+    lips = (coverage[UPPER_LIP][window] > 0.99) | (coverage[LOWER_LIP][window] > 0.99)
+    closed = (mouth_opening(points) < MOUTH_OPEN or lip_toned_inside(inner, lips, lab[..., 0])
+              or lip_coloured_inside(inner, lips_red, reference - float(skin.median[1])))
     grown, mesh = lip_polygons(points, closed=closed), lip_polygons(points, grow=1.0, closed=closed)
     for label in (UPPER_LIP, LOWER_LIP):
         # the mesh's own lip stays (the dark line where the lips meet is not red); beyond it, only red

@@ -303,3 +303,31 @@ def test_eyes_take_the_painted_lash_line_and_not_the_bare_lid():
         cv2.fillPoly(painted_eye, [_poly(points, label)], 1)
     labelled = np.isin(without, eyes)
     assert (labelled & ~cv2.dilate(painted_eye, np.ones((3, 3), np.uint8)).astype(bool)).sum() < 0.05 * labelled.sum()
+
+
+def test_an_inside_with_the_lips_lightness_is_no_open_mouth():
+    """Open mouths show a dark gap or teeth; a mesh that parts closed lips finds lip tone on both sides."""
+    from app.core.face.parsing import lip_toned_inside
+
+    lips = np.zeros((40, 60), bool)
+    lips[5:15], lips[25:35] = True, True
+    inner = np.zeros_like(lips)
+    inner[15:25] = True
+    lightness = np.full(lips.shape, 120, np.uint8)
+    assert lip_toned_inside(inner, lips, lightness)  # lip on both sides of the inner line: closed
+    gap = lightness.copy()
+    gap[15:25] = 40  # a dark gap
+    assert not lip_toned_inside(inner, lips, gap)
+    teeth = lightness.copy()
+    teeth[15:25, :30], teeth[15:25, 30:] = 230, 35  # teeth and the dark behind them
+    assert not lip_toned_inside(inner, lips, teeth)
+
+
+def test_pale_lips_parted_by_the_mesh_over_a_closed_mouth_have_no_inside():
+    """Lips hardly redder than the skin: colour cannot tell, their lightness still can."""
+    points = _parted(_points())
+    image, hair = painted_face(points)
+    pale = (214, 165, 148)  # a* of the skin itself
+    for label in (UPPER_LIP, LOWER_LIP, INNER_MOUTH):
+        cv2.fillPoly(image, [_poly(points, label)], pale)
+    assert not (parse_painted(image, hair, points) == INNER_MOUTH).any()
