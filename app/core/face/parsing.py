@@ -459,17 +459,19 @@ class FaceRefinement:
         if self.occluded.any():
             view[1:10, self.occluded] = 0
             view[0] = 255 - np.minimum(view[1:].sum(axis=0, dtype=np.uint16), 255).astype(np.uint8)
-        drop_skin_islands(view)
+        drop_skin_islands(view, self.forehead)
 
 
-def drop_skin_islands(view: np.ndarray) -> None:
+def drop_skin_islands(view: np.ndarray, region: np.ndarray | None = None) -> None:
     """Skin fragments cut off from the face (a gap between strands, a patch of wall) go to hair or background.
 
     ``view``: class weights (K×h×w uint8, changed in place). A face (skin and
     its parts) is one region, or a few large ones around an occluder; pieces
     under SKIN_ISLAND of the largest are not face. Each of their pixels' skin
     weight goes to hair where the hair model gave it more than the background,
-    else to the background.
+    else to the background. ``region`` (bool, optional) limits the pieces
+    dropped to this face's own surroundings: another face's skin at the edge of
+    the view is not a piece of this one.
     """
     face = view[SKIN:HAIR].sum(axis=0, dtype=np.uint16) >= 128  # a majority: the label map says a face class
     count, components, stats, _ = cv2.connectedComponentsWithStats(face.astype(np.uint8), connectivity=8)
@@ -479,6 +481,8 @@ def drop_skin_islands(view: np.ndarray) -> None:
     small = np.zeros(count, bool)
     small[1:] = areas < SKIN_ISLAND * areas.max()
     islands = small[components] & (view[SKIN] > 0)
+    if region is not None:
+        islands &= region
     if not islands.any():
         return
     to_hair = islands & (view[HAIR] > view[0])

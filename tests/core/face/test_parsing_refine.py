@@ -280,6 +280,12 @@ def test_skin_fragments_cut_off_from_the_face_go_to_hair_or_background():
     assert (labels[in_hair] == HAIR).all()
     assert (labels[on_wall] == 0).all()
     assert (weights.sum(axis=0) == 255).all()  # still a partition of each pixel
+    # a piece outside this face's surroundings (another face's cheek at the edge of the view) is left alone
+    weights[SKIN][on_wall], weights[0][on_wall] = 255, 0
+    mine = np.zeros(weights.shape[1:], bool)
+    mine[:100, :160] = True
+    drop_skin_islands(weights, mine)
+    assert (np.argmax(weights, axis=0)[on_wall] == SKIN).all()
 
 
 def test_eyes_take_the_painted_lash_line_and_not_the_bare_lid():
