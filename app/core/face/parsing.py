@@ -37,7 +37,7 @@ LENS_DARKNESS = 0.45  # lens pixels: under this share of the same side's cheek l
 LEFT_CHEEK, RIGHT_CHEEK = 425, 205  # mid-cheek landmarks, below where any lens reaches
 MIN_SKIN_SHARE = 0.4  # of the mesh oval that must look like the sampled skin for the image to guide the parts
 SILHOUETTE_BROW_KEEP = (1.2, 2.0)  # brows kept from the silhouette cut, grown (along, across)
-HAIR_AT_EDGE = 0.2  # hair probability that, with a colour no skin of the face has, makes an oval pixel hair
+HAIR_AT_EDGE = 0.2  # hair probability that, on a pixel not of the face's skin colour, makes an oval pixel hair
 SILHOUETTE_OPEN = 0.03  # thinnest non-skin path (eye distances) the silhouette cut follows into the oval
 LIP_CONTRAST_MIN = 3.0  # lips' a* over the skin's below which colour cannot tell (SkinModel.redness's own floor)
 MOUTH_INSIDE_RED = 0.6  # share of lip-red in the mesh's mouth opening that makes the mouth closed
@@ -437,7 +437,8 @@ class FaceRefinement:
 
     forehead: where pixels the labelled head encloses are forehead skin (the
     hole between the mesh and the hairline). occluded: pixels inside the face
-    that are something else in front of it; they become background.
+    that are something else in front of it; they become background. hair: the
+    oval's overshoot onto hair framing a turned face (``beyond_silhouette``).
     """
 
     window: tuple[slice, slice]
@@ -684,9 +685,12 @@ def refine_mouth(coverage: dict[int, np.ndarray], window: tuple[slice, slice], l
     The mesh's inner lips stay a little apart on closed mouths (3-5 % of the
     mouth width): below MOUTH_OPEN the lips meet on the line between them and
     there is no inner mouth; a barely parted mouth shows its inside only where
-    it is dark (no teeth fit there).
+    it is dark (no teeth fit there). An "inside" with the lips' own lightness
+    or red is closed lips the mesh parted (``lip_toned_inside``,
+    ``lip_coloured_inside``).
     """
     size = lab.shape[:2]
+    opening = mouth_opening(points)
     # the redder lip sets the lips' colour (the other may be covered by a microphone or a finger)
     references = [float(np.median(lab[..., 1][core])) for label in (UPPER_LIP, LOWER_LIP)
                   if (core := coverage[label][window] > 0.99).any()]
@@ -695,7 +699,7 @@ def refine_mouth(coverage: dict[int, np.ndarray], window: tuple[slice, slice], l
     # an inside that looks like the lips (their lightness, or their red) is lip: the mesh opened a closed mouth
     inner = coverage[INNER_MOUTH][window] > 0.5
     lips = (coverage[UPPER_LIP][window] > 0.99) | (coverage[LOWER_LIP][window] > 0.99)
-    closed = (mouth_opening(points) < MOUTH_OPEN or lip_toned_inside(inner, lips, lab[..., 0])
+    closed = (opening < MOUTH_OPEN or lip_toned_inside(inner, lips, lab[..., 0])
               or lip_coloured_inside(inner, lips_red, reference - float(skin.median[1])))
     grown, mesh = lip_polygons(points, closed=closed), lip_polygons(points, grow=1.0, closed=closed)
     for label in (UPPER_LIP, LOWER_LIP):
@@ -704,7 +708,7 @@ def refine_mouth(coverage: dict[int, np.ndarray], window: tuple[slice, slice], l
                                                      _window_coverage(grown[label], size) * lips_red))
     if closed:
         coverage[INNER_MOUTH][:] = 0.0
-    elif mouth_opening(points) < 2.0 * MOUTH_OPEN:
+    elif opening < 2.0 * MOUTH_OPEN:
         coverage[INNER_MOUTH][window] *= skin.darkness(lab)
     return lips_red
 
