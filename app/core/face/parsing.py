@@ -20,9 +20,9 @@ import numpy as np
 
 from app.core.face.appearance import SkinModel, dark_split, enclosed_holes, large_regions, local_lightness, touching
 from app.core.face.regions import (
-    BROW_CONTEXT, HAIR, INNER_MOUTH, LEFT_EYE_ID, LOWER_LIP, MOUTH_OPEN, NUM_LABELS, RIGHT_EYE_ID, SKIN, UPPER_LIP,
-    brow_polygons, eye_distance, forehead_polygon, lip_polygons, mouth_opening, region_indices,
-    region_polygons, scaled_about,
+    BROW_CONTEXT, HAIR, INNER_MOUTH, LEFT_EYE_ID, LIPS_LOWER_OUTER, LIPS_UPPER_OUTER, LOWER_LIP, MOUTH_OPEN, NUM_LABELS,
+    RIGHT_EYE_ID, SKIN, UPPER_LIP, brow_polygons, eye_distance, eye_outline, forehead_polygon, lip_polygons,
+    mouth_opening, region_indices, region_polygons, scaled_about,
 )
 from app.core.models.face_mesh import FaceCrop, FaceMesh, FaceMeshModel, crop_from_eyes, crop_from_landmarks
 from app.core.models.hair import HAIR_SIZE, HairSegmenter
@@ -36,6 +36,14 @@ SUNGLASSES_SHARE = 0.75  # share of the ring around an eye a lens darkens or tin
 LENS_DARKNESS = 0.45  # lens pixels: under this share of the same side's cheek lightness
 LEFT_CHEEK, RIGHT_CHEEK = 425, 205  # mid-cheek landmarks, below where any lens reaches
 MIN_SKIN_SHARE = 0.4  # of the mesh oval that must look like the sampled skin for the image to guide the parts
+SILHOUETTE_BROW_KEEP = (1.2, 2.0)  # brows kept from the silhouette cut, grown (along, across)
+HAIR_AT_EDGE = 0.2  # hair probability that, on a pixel not of the face's skin colour, makes an oval pixel hair
+SILHOUETTE_OPEN = 0.03  # thinnest non-skin path (eye distances) the silhouette cut follows into the oval
+LIP_CONTRAST_MIN = 3.0  # lips' a* over the skin's below which colour cannot tell (SkinModel.redness's own floor)
+MOUTH_INSIDE_RED = 0.6  # share of lip-red in the mesh's mouth opening that makes the mouth closed
+MOUTH_INSIDE_CONTRAST = 30.0  # L levels between an open mouth's inside (gap, teeth) and its lips
+MOUTH_INSIDE_SHARE = 0.6  # share of the inside that must show that contrast (open mouths 0.76-0.83, closed 0.08-0.46)
+SKIN_ISLAND = 0.05  # skin pieces smaller than this share of the face's largest are not face
 OCCLUDER_AREA = 0.02  # smallest occluder, in eye distances squared (a fingertip-sized patch)
 
 
@@ -160,6 +168,20 @@ class FaceParse:
         return amount, tint
 
 
+def label_map(weights: np.ndarray) -> np.ndarray:
+    """h×w uint8 class ids from K×h×w class weights: ``np.argmax(weights, axis=0)``, ties to the lower id.
+
+    A running maximum over the K planes reads each plane contiguously; argmax
+    along the first axis strides across them (8x slower on a 720p face roi).
+    """
+    best = weights[0].copy()
+    labels = np.zeros(best.shape, np.uint8)
+    for label in range(1, weights.shape[0]):
+        np.copyto(labels, np.uint8(label), where=weights[label] > best)
+        np.maximum(best, weights[label], out=best)
+    return labels
+
+
 def hair_crop(detection: FaceDetection, scale: float) -> FaceCrop:
     """Axis-aligned square around the face for the hair model (it expects selfie framing)."""
     x, y, w, h = detection.box
@@ -275,7 +297,7 @@ class FaceParser:
         image_roi = frame[roi[1]:roi[3], roi[0]:roi[2]] if self.settings.refine_parts else None
         weights = rasterise(polygons, hair_roi, roi, image_roi, landmarks)
         labels = np.zeros((height, width), np.uint8)
-        labels[roi[1]:roi[3], roi[0]:roi[2]] = np.argmax(weights, axis=0).astype(np.uint8)
+        labels[roi[1]:roi[3], roi[0]:roi[2]] = label_map(weights)
         timings["rasterise"] = (time.perf_counter() - t1) * 1e3
         faces = [
             ParsedFace(d.box, d.score, np.asarray(p, np.float32), float(pr))
@@ -415,13 +437,15 @@ class FaceRefinement:
 
     forehead: where pixels the labelled head encloses are forehead skin (the
     hole between the mesh and the hairline). occluded: pixels inside the face
-    that are something else in front of it; they become background.
+    that are something else in front of it; they become background. hair: the
+    oval's overshoot onto hair framing a turned face (``beyond_silhouette``).
     """
 
     window: tuple[slice, slice]
     forehead: np.ndarray
     occluded: np.ndarray
     close_px: int
+    hair: np.ndarray | None = None  # the oval's overshoot onto framing hair: background there becomes hair
 
     def apply(self, weights: np.ndarray) -> None:
         view = weights[(slice(None),) + self.window]
@@ -429,9 +453,45 @@ class FaceRefinement:
         if holes.any():
             view[SKIN][holes] = np.minimum(view[SKIN][holes].astype(np.uint16) + view[0][holes], 255).astype(np.uint8)
             view[0][holes] = 0
+        if self.hair is not None and self.hair.any():
+            view[HAIR][self.hair] = np.minimum(view[HAIR][self.hair].astype(np.uint16) + view[0][self.hair],
+                                               255).astype(np.uint8)
+            view[0][self.hair] = 0
         if self.occluded.any():
             view[1:10, self.occluded] = 0
             view[0] = 255 - np.minimum(view[1:].sum(axis=0, dtype=np.uint16), 255).astype(np.uint8)
+        drop_skin_islands(view, self.forehead)
+
+
+def drop_skin_islands(view: np.ndarray, region: np.ndarray | None = None) -> None:
+    """Skin fragments cut off from the face (a gap between strands, a patch of wall) go to hair or background.
+
+    ``view``: class weights (K×h×w uint8, changed in place). A face (skin and
+    its parts) is one region, or a few large ones around an occluder; pieces
+    under SKIN_ISLAND of the largest are not face. Each of their pixels' skin
+    weight goes to hair where the hair model gave it more than the background,
+    else to the background. ``region`` (bool, optional) limits the pieces
+    dropped to this face's own surroundings: another face's skin at the edge of
+    the view is not a piece of this one.
+    """
+    face = view[SKIN:HAIR].sum(axis=0, dtype=np.uint16) >= 128  # a majority: the label map says a face class
+    count, components, stats, _ = cv2.connectedComponentsWithStats(face.astype(np.uint8), connectivity=8)
+    if count <= 2:
+        return
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    small = np.zeros(count, bool)
+    small[1:] = areas < SKIN_ISLAND * areas.max()
+    islands = small[components] & (view[SKIN] > 0)
+    if region is not None:
+        islands &= region
+    if not islands.any():
+        return
+    to_hair = islands & (view[HAIR] > view[0])
+    to_background = islands & ~to_hair
+    for target, where in ((HAIR, to_hair), (0, to_background)):
+        total = view[target][where].astype(np.uint16) + view[SKIN][where]
+        view[target][where] = np.minimum(total, 255).astype(np.uint8)
+    view[SKIN][islands] = 0
 
 
 def refine_face(
@@ -463,21 +523,60 @@ def refine_face(
     oval = coverage[SKIN][window] > 0.5
     if not oval.any() or float(like[oval].mean()) < MIN_SKIN_SHARE:
         return None  # the mesh does not sit on one skin (a drawing, a mask, a bad fit): keep its polygons
+    outside = np.zeros(size, bool) if hair is None else beyond_silhouette(oval, like, hair[window], local, unit)
+    coverage[SKIN][window] *= ~outside
     # Skin may reach past the mesh oval: up to the hairline, and on profiles out to the
     # silhouette (nose bridge, lips, chin), which the hull of the mesh follows.
     shift = np.array([wx0, wy0], np.float32)
     hull = cv2.convexHull(local).reshape(-1, 2)
     extension = np.maximum(polygon_coverage([forehead - shift], (0, 0), size), polygon_coverage([hull], (0, 0), size))
     extension = np.clip(extension.astype(np.float32) * np.float32(1.0 / 255.0) - coverage[SKIN][window], 0.0, 1.0)
+    extension[outside] = 0.0
     coverage[SKIN][window] = np.minimum(coverage[SKIN][window] + extension * like, 1.0)  # a sum: no seam at the oval's soft edge
     refine_brows(coverage, window, lab, local)
+    refine_eyes(coverage, window, lab, local)
     lips_red = refine_mouth(coverage, window, lab, local, skin)
     occluded = find_occluders(coverage, window, lab, local, skin, like, lips_red)
     close_px = max(1, int(round(0.08 * unit)))
     # enclosed gaps next to the skin (forehead, temples) are skin too; gaps inside the hair are not touched
     near_skin = cv2.dilate(((extension > 0) | (coverage[SKIN][window] > 0)).astype(np.uint8),
                            cv2.getStructuringElement(cv2.MORPH_RECT, (2 * close_px + 1,) * 2)) > 0
-    return FaceRefinement(window, near_skin, occluded, close_px)
+    return FaceRefinement(window, near_skin & ~outside, occluded, close_px, outside)
+
+
+def beyond_silhouette(oval: np.ndarray, skin_like: np.ndarray, hair: np.ndarray, points: np.ndarray,
+                      unit: float) -> np.ndarray:
+    """Bool: the parts of the mesh oval that are hair reaching in from outside (window-sized).
+
+    On turned heads the mesh's oval overshoots the face's edge onto the hair
+    that frames it. Those pixels are not skin-coloured, the hair model gives
+    them some hair probability (less than it gives hair in the open: the mesh
+    says face there) and they join the world outside the oval. A cheek in
+    shadow is not skin-coloured either, but the hair model sees no hair there;
+    shadows and features inside the face are enclosed by skin. The eyes,
+    brows and mouth (not skin-coloured by nature) are never cut; an opening
+    first breaks thin paths so a strand cannot carry the cut into the face.
+    """
+    foreign = oval & (skin_like < 0.5) & (hair > HAIR_AT_EDGE)
+    if not foreign.any():
+        return foreign  # nothing hair-like on the face
+    # everything below is local: work in the candidates' box, with room for the opening and the oval's edge
+    radius = max(1, int(round(SILHOUETTE_OPEN * unit)))
+    ys, xs = np.nonzero(foreign)
+    y0, x0 = max(0, int(ys.min()) - radius - 2), max(0, int(xs.min()) - radius - 2)
+    box = (slice(y0, int(ys.max()) + radius + 3), slice(x0, int(xs.max()) + radius + 3))
+    inside, local = oval[box], (points - np.array([x0, y0], np.float32)).astype(np.float32)
+    size = inside.shape
+    keep = _window_mask(local[list(LIPS_UPPER_OUTER + LIPS_LOWER_OUTER[-2:0:-1])], size)
+    for label in (LEFT_EYE_ID, RIGHT_EYE_ID):
+        keep |= _window_mask(scaled_about(local[list(region_indices()[label][0])], local, 1.4, 2.2), size)
+    for polygon in brow_polygons(local, SILHOUETTE_BROW_KEEP).values():
+        keep |= _window_mask(polygon, size)
+    candidates = cv2.morphologyEx(((foreign[box] & ~keep) | ~inside).astype(np.uint8), cv2.MORPH_OPEN,
+                                  cv2.getStructuringElement(cv2.MORPH_RECT, (2 * radius + 1,) * 2)) > 0
+    cut = np.zeros_like(foreign)
+    cut[box] = touching(candidates, ~inside) & inside
+    return cut
 
 
 def _window_coverage(polygon: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -519,6 +618,66 @@ def refine_brows(coverage: dict[int, np.ndarray], window: tuple[slice, slice], l
         _replace(coverage, label, window, np.maximum(mesh, wider))
 
 
+def refine_eyes(coverage: dict[int, np.ndarray], window: tuple[slice, slice], lab: np.ndarray,
+                points: np.ndarray) -> None:
+    """Eyes: the mesh's lid contour, plus the grown rim (``eye_outline``) only where it is the lashes' dark tone.
+
+    The dark tone is split from the lid skin's on a ring around the eye (Otsu
+    on lightness, as for the brows); only dark parts touching the lid contour
+    count, so an eye-socket shadow further out does not join. Where the mesh
+    is off (a turned head) the rim lands on lid skin and is not taken.
+    """
+    height, width = lab.shape[:2]
+    for label in (LEFT_EYE_ID, RIGHT_EYE_ID):
+        lids_outline = points[list(region_indices()[label][0])]
+        ring_outline = scaled_about(lids_outline, points, 1.6, 2.6)
+        reach = np.concatenate([ring_outline, eye_outline(lids_outline, points)])  # the box holds the grown eye too
+        (x0, y0), (x1, y1) = np.floor(reach.min(axis=0)) - 2, np.ceil(reach.max(axis=0)) + 3
+        x0, y0, x1, y1 = int(max(x0, 0)), int(max(y0, 0)), int(min(x1, width)), int(min(y1, height))
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            continue
+        box, shift = (slice(y0, y1), slice(x0, x1)), np.array([x0, y0], np.float32)
+        size = (y1 - y0, x1 - x0)  # everything below in the eye's own box: a tenth of the window
+        lids = _window_coverage(lids_outline - shift, size)
+        context = _window_mask(ring_outline - shift, size) & (lids < 0.5)
+        dark = dark_split(lab[box][..., 0], context)
+        if dark is None:
+            continue  # a flat ring (no lashes to see): the grown outline stays as drawn
+        eye = coverage[label][window]
+        grown = eye[box] * cv2.GaussianBlur(dark, (0, 0), 0.7)
+        grown *= touching(grown > 0.5, lids > 0.5)
+        eye[box] = np.maximum(lids, grown)
+
+
+def lip_coloured_inside(inside: np.ndarray, lips_red: np.ndarray, lip_contrast: float) -> bool:
+    """True when what the mesh calls the inside of the mouth is mostly the lips' own red.
+
+    An open mouth shows a dark gap and teeth, neither lip-red. On a turned head
+    the mesh may open a closed mouth (its inner lips land on the upper lip);
+    the lips' colour then fills the "inside". Only asked when the lips are
+    clearly redder than the skin (``lip_contrast``, a* levels), else colour
+    cannot tell. ``inside``: bool mask.
+    """
+    if lip_contrast < LIP_CONTRAST_MIN or not inside.any():
+        return False
+    return float(lips_red[inside].mean()) > MOUTH_INSIDE_RED
+
+
+def lip_toned_inside(inner: np.ndarray, lips: np.ndarray, lightness: np.ndarray) -> bool:
+    """True when what the mesh calls the inside of the mouth has the lips' own lightness.
+
+    An open mouth shows a dark gap or teeth: most of the inside is at least
+    MOUTH_INSIDE_CONTRAST levels darker or lighter than the lips. A mesh that
+    parts a closed mouth (a turned head), or puts the mouth beside the face,
+    finds lip (or whatever is there) on both sides of its inner line alike.
+    ``inner``/``lips``: bool masks, ``lightness``: Lab L.
+    """
+    if not inner.any() or not lips.any():
+        return False
+    apart = np.abs(lightness[inner].astype(np.float32) - float(np.median(lightness[lips]))) > MOUTH_INSIDE_CONTRAST
+    return float(apart.mean()) < MOUTH_INSIDE_SHARE
+
+
 def refine_mouth(coverage: dict[int, np.ndarray], window: tuple[slice, slice], lab: np.ndarray,
                  points: np.ndarray, skin: SkinModel) -> None:
     """Lips out to where their red ends; an inside only when the inner lips part.
@@ -526,16 +685,23 @@ def refine_mouth(coverage: dict[int, np.ndarray], window: tuple[slice, slice], l
     The mesh's inner lips stay a little apart on closed mouths (3-5 % of the
     mouth width): below MOUTH_OPEN the lips meet on the line between them and
     there is no inner mouth; a barely parted mouth shows its inside only where
-    it is dark (no teeth fit there).
+    it is dark (no teeth fit there). An "inside" with the lips' own lightness
+    or red is closed lips the mesh parted (``lip_toned_inside``,
+    ``lip_coloured_inside``).
     """
     size = lab.shape[:2]
     opening = mouth_opening(points)
-    closed = opening < MOUTH_OPEN
-    grown, mesh = lip_polygons(points, closed=closed), lip_polygons(points, grow=1.0, closed=closed)
     # the redder lip sets the lips' colour (the other may be covered by a microphone or a finger)
     references = [float(np.median(lab[..., 1][core])) for label in (UPPER_LIP, LOWER_LIP)
                   if (core := coverage[label][window] > 0.99).any()]
-    lips_red = cv2.GaussianBlur(skin.redness(lab, max(references, default=float(skin.median[1]))), (0, 0), 0.8)
+    reference = max(references, default=float(skin.median[1]))
+    lips_red = cv2.GaussianBlur(skin.redness(lab, reference), (0, 0), 0.8)
+    # an inside that looks like the lips (their lightness, or their red) is lip: the mesh opened a closed mouth
+    inner = coverage[INNER_MOUTH][window] > 0.5
+    lips = (coverage[UPPER_LIP][window] > 0.99) | (coverage[LOWER_LIP][window] > 0.99)
+    closed = (opening < MOUTH_OPEN or lip_toned_inside(inner, lips, lab[..., 0])
+              or lip_coloured_inside(inner, lips_red, reference - float(skin.median[1])))
+    grown, mesh = lip_polygons(points, closed=closed), lip_polygons(points, grow=1.0, closed=closed)
     for label in (UPPER_LIP, LOWER_LIP):
         # the mesh's own lip stays (the dark line where the lips meet is not red); beyond it, only red
         _replace(coverage, label, window, np.maximum(_window_coverage(mesh[label], size),

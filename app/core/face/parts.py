@@ -55,6 +55,7 @@ HAT_REACH = 0.8  # how far above the hairline a hat is looked for, in face heigh
 HAT_SPREAD = 0.2  # and how far beyond the temples, in face widths
 NOSE_TIP = 1
 HIDDEN_SIDE = 0.2  # nose tip this close to one side's edge (share of the face width), or past it: that side is turned away
+SEAM_OPAQUE = 0.95  # alpha under which a pixel that opaque ones enclose shows as a seam in a cut-out
 SKIN_CHROMA_SPREAD = 6.0  # least spread (Cr/Cb levels) of the face's skin colour, for skin-like pixels
 
 
@@ -258,11 +259,21 @@ def fill_enclosed_holes(mask: np.ndarray, max_share: float = 0.15) -> np.ndarray
     or face: a cut-out must not show a hole there, even though the label map
     does not call it skin or eye. Gaps larger than ``max_share`` of the region
     are left alone (they are more likely real background seen through).
+    The same is done for a seam: half-transparent pixels that opaque ones
+    surround (where the skin's and the hair's soft edges meet, each short of
+    full coverage) would show as a faint line across the cut-out.
     """
-    solid = cv2.compare(mask, 0.5, cv2.CMP_GE)
+    for level in (0.5, SEAM_OPAQUE):
+        _fill_gaps_below(mask, level, max_share)
+    return mask
+
+
+def _fill_gaps_below(mask: np.ndarray, level: float, max_share: float) -> None:
+    """Makes opaque the regions under ``level`` that pixels at or over it enclose (see ``fill_enclosed_holes``)."""
+    solid = cv2.compare(mask, level, cv2.CMP_GE)
     points = cv2.findNonZero(solid)
     if points is None:
-        return mask
+        return
     x, y, w, h = cv2.boundingRect(points)
     box = np.zeros((h + 2, w + 2), np.uint8)  # a one-pixel frame of outside around the region
     box[1:-1, 1:-1] = solid[y : y + h, x : x + w]
@@ -271,12 +282,11 @@ def fill_enclosed_holes(mask: np.ndarray, max_share: float = 0.15) -> np.ndarray
     outside = labels[0, 0]
     holes = [i for i in range(count) if i != outside and stats[i, cv2.CC_STAT_AREA] <= limit]
     if not holes:
-        return mask
+        return
     gaps = np.isin(labels[1:-1, 1:-1], holes).astype(np.uint8)
     # one pixel more: the soft rim of the gap is inside the region too
     gaps = cv2.dilate(gaps, np.ones((3, 3), np.uint8))
     mask[y : y + h, x : x + w][gaps > 0] = 1.0
-    return mask
 
 
 def cutout(frame: np.ndarray, mask: np.ndarray) -> np.ndarray:

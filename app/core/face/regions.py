@@ -107,8 +107,7 @@ def region_indices() -> dict[int, tuple[tuple[int, ...], ...]]:
 def region_polygons(points: np.ndarray) -> dict[int, list[np.ndarray]]:
     """Label id -> list of K×2 float32 polygons for one face's 468 landmarks (x, y in px).
 
-    The mesh's eye contour runs along the lid margins; the eye as annotators
-    draw it (and as users see it) includes the lash line, hence EYE_GROW.
+    Eyes are the mesh's lid contours widened to the lash line (``eye_outline``).
     """
     import cv2
 
@@ -118,7 +117,7 @@ def region_polygons(points: np.ndarray) -> dict[int, list[np.ndarray]]:
         if label == NOSE:
             polygons[label] = [cv2.convexHull(xy[list(outlines[0])]).reshape(-1, 2)]
         elif label in (LEFT_EYE_ID, RIGHT_EYE_ID):
-            polygons[label] = [scaled_about(xy[list(outline)], xy, *EYE_GROW) for outline in outlines]
+            polygons[label] = [eye_outline(xy[list(outline)], xy) for outline in outlines]
         else:
             polygons[label] = [xy[list(outline)] for outline in outlines]
     return polygons
@@ -126,7 +125,15 @@ def region_polygons(points: np.ndarray) -> dict[int, list[np.ndarray]]:
 
 # Geometry the image-driven refinement needs (app.core.face.appearance).
 MOUTH_LEFT, MOUTH_RIGHT, UPPER_INNER_MID, LOWER_INNER_MID = 61, 291, 13, 14
-EYE_GROW = (1.06, 1.25)  # (along the eye line, across it)
+# The mesh's eye contour runs along the lid margins. The eye as people see (and annotators
+# draw) it reaches out to the upper lash line and, at the outer corner, to where the lashes
+# end; the lower lid has no lash line to speak of. On annotated portraits the mesh outline
+# sat ~0.02 eye distances low at the top and ~0.05 short at the outer corner. The grown
+# outline is where lashes may be; the image keeps only its dark part (parsing.refine_eyes).
+EYE_UPPER_GROW = 1.6  # upper lid height above the corner line
+EYE_LOWER_GROW = 1.0  # lower lid depth below it
+EYE_OUTER_GROW = 1.5  # outer half (corner midpoint to the outer corner)
+EYE_INNER_GROW = 1.05  # inner half (towards the tear duct)
 FOREHEAD_WIDEN = 1.12  # temple skin beyond the oval, as a share of the half-width
 FOREHEAD_STRETCH = 1.9  # hairline height above the brows / the mesh's own forehead height (generous; hair and skin colour stop it)
 
@@ -169,6 +176,25 @@ def mouth_opening(points: np.ndarray) -> float:
     width = max(float(np.linalg.norm(xy[MOUTH_RIGHT] - xy[MOUTH_LEFT])), 1.0)
     _, down = face_axes(points)
     return max(float((xy[LOWER_INNER_MID] - xy[UPPER_INNER_MID]) @ down), 0.0) / width
+
+
+def eye_outline(outline: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """One eye's lid contour (K×2 px, starting at its outer corner) grown to the visible eye.
+
+    Scaled about the midpoint of its two corners, so the corners stay on their
+    line: the upper lid by EYE_UPPER_GROW, the lower by EYE_LOWER_GROW, the
+    outer half by EYE_OUTER_GROW and the inner half by EYE_INNER_GROW.
+    """
+    across, down = face_axes(points)
+    outer = outline[0]
+    inner = outline[int(np.argmax(np.linalg.norm(outline - outer, axis=1)))]
+    centre = (outer + inner) / 2.0
+    rel = outline - centre
+    along, depth = rel @ across, rel @ down
+    outward = np.sign(float((outer - centre) @ across)) or 1.0
+    along = along * np.where(along * outward > 0, EYE_OUTER_GROW, EYE_INNER_GROW)
+    depth = depth * np.where(depth < 0, EYE_UPPER_GROW, EYE_LOWER_GROW)
+    return (centre + np.outer(along, across) + np.outer(depth, down)).astype(np.float32)
 
 
 def scaled_about(polygon: np.ndarray, points: np.ndarray, across: float, along: float) -> np.ndarray:

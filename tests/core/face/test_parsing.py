@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -165,3 +166,31 @@ def test_head_and_face_cutouts_have_no_enclosed_holes():
     assert head[cy, cx] == 1.0 and body[cy, cx] == 0.0  # the filled gap is head, not body
     assert np.all(head + body <= 1.0 + 1e-5)
     assert head[0, 0] == 0.0  # outside the face stays outside
+
+
+def test_label_map_is_the_argmax_with_ties_to_the_lower_class():
+    from app.core.face.parsing import label_map
+
+    rng = np.random.default_rng(3)
+    weights = rng.integers(0, 4, (11, 37, 53)).astype(np.uint8)  # few levels: many ties
+    assert label_map(weights).dtype == np.uint8
+    assert (label_map(weights) == np.argmax(weights, axis=0)).all()
+    assert (label_map(np.zeros((11, 2, 2), np.uint8)) == 0).all()
+
+
+def test_a_half_transparent_seam_inside_a_head_cutout_is_closed_and_the_soft_outline_kept():
+    """Where the skin's and the hair's soft edges meet, each short of full coverage, the cut-out shows a line."""
+    from app.core.face.parts import fill_enclosed_holes
+
+    mask = np.zeros((80, 80), np.float32)
+    cv2.circle(mask, (40, 40), 30, 1.0, -1)
+    cv2.circle(mask, (40, 40), 18, 0.8, 1)  # the seam: a ring of 0.8 between opaque face and opaque hair
+    cv2.circle(mask, (40, 40), 30, 0.6, 1)  # the head's soft outline against the background
+    seam = np.zeros(mask.shape, np.uint8)
+    cv2.circle(seam, (40, 40), 18, 1, 1)
+    outline = np.zeros(mask.shape, np.uint8)
+    cv2.circle(outline, (40, 40), 30, 1, 1)
+    filled = fill_enclosed_holes(mask.copy())
+    assert (filled[seam > 0] == 1.0).all()
+    assert np.allclose(filled[outline > 0], 0.6)  # the edge against the world stays soft
+    assert filled[0, 0] == 0.0

@@ -191,3 +191,149 @@ def test_an_occluder_over_the_cheek_and_lips_is_not_face():
     assert np.isin(labels, (UPPER_LIP,)).sum() > 200  # the uncovered lip stays lip
     # the rest of the face is still face: the occluders took only their own pixels
     assert ((labels == 0) & ~glove & ~grey & (parse_painted(*painted_face(points), points) == SKIN)).sum() < 200
+
+
+def _parted(points: np.ndarray) -> np.ndarray:
+    """The same face with the lower inner lip 10 px down: the mesh says the mouth is open."""
+    from app.core.face.regions import LIPS_LOWER_INNER
+
+    parted = points.copy()
+    parted[list(LIPS_LOWER_INNER), 1] += 10
+    return parted
+
+
+def test_a_mouth_the_mesh_opens_but_the_photo_shows_lips_in_is_closed():
+    """A turned head's mesh may part the lips where the photo has none: lip colour inside means closed."""
+    points = _parted(_points())
+    image, hair = painted_face(points)
+    cv2.fillPoly(image, [_poly(points, INNER_MOUTH)], LIP_RGB)  # the "inside" is all lip
+    labels = parse_painted(image, hair, points)
+    assert not (labels == INNER_MOUTH).any()
+    inside = np.zeros(labels.shape, np.uint8)
+    cv2.fillPoly(inside, [_poly(points, INNER_MOUTH)], 1)
+    assert np.isin(labels[inside > 0], (UPPER_LIP, LOWER_LIP)).mean() > 0.8  # the lips meet there (edges: skin)
+    # the same mesh over a dark opening keeps its inside
+    dark, hair = painted_face(points, open_mouth=True)
+    assert (parse_painted(dark, hair, points) == INNER_MOUTH).sum() > 300
+
+
+def test_eyes_reach_the_upper_lash_line_and_outer_corner_not_below_the_lower_lid():
+    from app.core.face.regions import LEFT_EYE_OUTER, RIGHT_EYE_OUTER
+
+    points = _points()
+    polygons = region_polygons(points)
+    for label, outer in ((LEFT_EYE_ID, LEFT_EYE_OUTER), (RIGHT_EYE_ID, RIGHT_EYE_OUTER)):
+        lids = points[list(region_indices()[label][0]), :2]
+        eye = polygons[label][0]
+        height = float(lids[:, 1].max() - lids[:, 1].min())
+        assert eye[:, 1].min() < lids[:, 1].min() - 0.15 * height  # up to the lash line
+        assert eye[:, 1].max() == pytest.approx(lids[:, 1].max(), abs=0.05 * height)  # the lower lid stays
+        centre_x = lids[:, 0].mean()
+        side = np.sign(points[outer, 0] - centre_x)
+        reach = lambda xy: float(np.max((xy[:, 0] - centre_x) * side))  # noqa: E731
+        assert reach(eye) > reach(lids) + 0.1 * (lids[:, 0].max() - lids[:, 0].min())  # the outer lashes
+
+
+def test_the_oval_over_hair_that_frames_the_face_is_hair_and_a_shaded_cheek_stays_skin():
+    """A turned head: the mesh's oval overshoots onto hair the hair model is unsure of (0.35)."""
+    points = _closed(_points())
+    image, hair = painted_face(points)
+    oval = _poly(points, SKIN)
+    left, right = int(oval[:, 0].min()), int(oval[:, 0].max())
+    rows = slice(int(points[1, 1]) - 5, int(points[1, 1]) + 25)  # cheek level, below the eyes, beside the nose
+    strand = (rows, slice(left - 20, left + 14))
+    image[strand] = HAIR_RGB
+    hair[strand] = 0.35
+    shade = (rows, slice(right - 14, right + 1))
+    image[shade] = (np.array(SKIN_RGB) * 0.5).astype(np.uint8)  # the far cheek in shadow, no hair there
+    labels = parse_painted(image, hair, points)
+    inside = np.zeros(labels.shape, np.uint8)
+    cv2.fillPoly(inside, [oval], 1)
+    strand_in_oval = np.zeros(labels.shape, bool)
+    strand_in_oval[strand] = True
+    strand_in_oval &= inside > 0
+    assert strand_in_oval.sum() > 200
+    assert (labels[strand_in_oval] == HAIR).mean() > 0.9
+    shade_in_oval = np.zeros(labels.shape, bool)
+    shade_in_oval[shade] = True
+    shade_in_oval &= inside > 0
+    assert (labels[shade_in_oval] == SKIN).mean() > 0.9
+    # without the hair model's doubt it is not called hair (colour alone does not make hair)
+    hair[strand] = 0.0
+    assert not (parse_painted(image, hair, points)[strand_in_oval] == HAIR).any()
+
+
+def test_skin_fragments_cut_off_from_the_face_go_to_hair_or_background():
+    from app.core.face.parsing import drop_skin_islands
+
+    weights = np.zeros((11, 120, 200), np.uint8)
+    weights[0] = 255
+    face, left_half = (slice(20, 100), slice(60, 100)), (slice(20, 100), slice(104, 140))  # split by an occluder
+    in_hair, on_wall = (slice(10, 16), slice(10, 16)), (slice(100, 106), slice(170, 176))
+    for part in (face, left_half, on_wall):
+        weights[SKIN][part], weights[0][part] = 255, 0
+    weights[HAIR][0:40, 0:40], weights[0][0:40, 0:40] = 160, 95  # the hair model's strands
+    weights[SKIN][in_hair], weights[HAIR][in_hair], weights[0][in_hair] = 170, 60, 25  # skin-coloured gap between strands
+    drop_skin_islands(weights)
+    labels = np.argmax(weights, axis=0)
+    assert (labels[face] == SKIN).all() and (labels[left_half] == SKIN).all()  # both halves of an occluded face stay
+    assert (labels[in_hair] == HAIR).all()
+    assert (labels[on_wall] == 0).all()
+    assert (weights.sum(axis=0) == 255).all()  # still a partition of each pixel
+    # a piece outside this face's surroundings (another face's cheek at the edge of the view) is left alone
+    weights[SKIN][on_wall], weights[0][on_wall] = 255, 0
+    mine = np.zeros(weights.shape[1:], bool)
+    mine[:100, :160] = True
+    drop_skin_islands(weights, mine)
+    assert (np.argmax(weights, axis=0)[on_wall] == SKIN).all()
+
+
+def test_eyes_take_the_painted_lash_line_and_not_the_bare_lid():
+    points = _points()
+    bare, hair = painted_face(points)
+    lashes = bare.copy()
+    lash_rgb = (30, 20, 15)
+    for label in (LEFT_EYE_ID, RIGHT_EYE_ID):
+        ring = points[list(region_indices()[label][0]), :2]
+        upper = ring[ring[:, 1] <= np.median(ring[:, 1])]  # the upper lid's points
+        upper = upper[np.argsort(upper[:, 0])]
+        cv2.polylines(lashes, [np.rint(upper - (0, 2)).astype(np.int32)], False, lash_rgb, 3)  # a lash line on the lid
+    eyes = (LEFT_EYE_ID, RIGHT_EYE_ID)
+    lash_pixels = (lashes == lash_rgb).all(axis=-1) & ~(bare == (235, 235, 235)).all(axis=-1)
+    with_lashes = parse_painted(lashes, hair, points)
+    assert np.isin(with_lashes[lash_pixels], eyes).mean() > 0.8
+    # the same outline over a bare lid stays on the painted eye (white and iris)
+    without = parse_painted(bare, hair, points)
+    painted_eye = np.zeros(without.shape, np.uint8)
+    for label in eyes:
+        cv2.fillPoly(painted_eye, [_poly(points, label)], 1)
+    labelled = np.isin(without, eyes)
+    assert (labelled & ~cv2.dilate(painted_eye, np.ones((3, 3), np.uint8)).astype(bool)).sum() < 0.05 * labelled.sum()
+
+
+def test_an_inside_with_the_lips_lightness_is_no_open_mouth():
+    """Open mouths show a dark gap or teeth; a mesh that parts closed lips finds lip tone on both sides."""
+    from app.core.face.parsing import lip_toned_inside
+
+    lips = np.zeros((40, 60), bool)
+    lips[5:15], lips[25:35] = True, True
+    inner = np.zeros_like(lips)
+    inner[15:25] = True
+    lightness = np.full(lips.shape, 120, np.uint8)
+    assert lip_toned_inside(inner, lips, lightness)  # lip on both sides of the inner line: closed
+    gap = lightness.copy()
+    gap[15:25] = 40  # a dark gap
+    assert not lip_toned_inside(inner, lips, gap)
+    teeth = lightness.copy()
+    teeth[15:25, :30], teeth[15:25, 30:] = 230, 35  # teeth and the dark behind them
+    assert not lip_toned_inside(inner, lips, teeth)
+
+
+def test_pale_lips_parted_by_the_mesh_over_a_closed_mouth_have_no_inside():
+    """Lips hardly redder than the skin: colour cannot tell, their lightness still can."""
+    points = _parted(_points())
+    image, hair = painted_face(points)
+    pale = (214, 165, 148)  # a* of the skin itself
+    for label in (UPPER_LIP, LOWER_LIP, INNER_MOUTH):
+        cv2.fillPoly(image, [_poly(points, label)], pale)
+    assert not (parse_painted(image, hair, points) == INNER_MOUTH).any()
