@@ -27,7 +27,9 @@ Qt-free; one ``MaskPropagator`` per stream (the DIS object is not thread-safe).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import statistics
+from collections import deque
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -43,6 +45,7 @@ DIS_PATCH_STRIDE, DIS_DESCENT_ITERATIONS = 3, 32  # the ultrafast preset has 4 a
 GATE_CHANGE = 16
 SLOW = 0.85  # the share of the frame budget the auto cadence lets the model take
 MAX_AUTO_EVERY = 3
+COST_RUNS = 9  # the auto cadence judges the model by the median cost of this many runs
 
 
 @dataclass(frozen=True)
@@ -166,7 +169,9 @@ class MaskPropagator:
 class AdaptiveCadence:
     """How often the model runs when the user chose "auto": on as many frames as keep up with the source.
 
-    The model's cost per computed frame (smoothed) is compared with the frame
+    The model's cost per computed frame (the median of the last COST_RUNS
+    runs: a whole-frame refresh of the person box or a hiccup of the machine
+    costs 2-3x a usual run and must not move the cadence) is compared with the frame
     budget at ``target_fps``: up to SLOW of it the model runs on every frame;
     above, on the share of frames (``duty``) that fits SLOW of the budget,
     spread evenly (a model at 110 % of it runs on about 9 frames of 10, not
@@ -179,9 +184,11 @@ class AdaptiveCadence:
     duty: float = 1.0  # share of frames the model runs on
     cost_ms: float | None = None
     credit: float = 0.0  # runs owed: the model runs when it reaches one
+    costs: deque[float] = field(default_factory=lambda: deque(maxlen=COST_RUNS))
 
     def observe(self, cost_ms: float, target_fps: float) -> None:
-        self.cost_ms = cost_ms if self.cost_ms is None else 0.8 * self.cost_ms + 0.2 * cost_ms
+        self.costs.append(cost_ms)
+        self.cost_ms = statistics.median(self.costs)
         load = self.cost_ms * target_fps / 1000.0
         self.duty = 1.0 if load <= SLOW else max(1.0 / MAX_AUTO_EVERY, SLOW / load)
 

@@ -329,7 +329,7 @@ class _LiveRunner:
         """The model cost the auto cadence decides from: given, or timed on the sequence's first frames.
 
         Timing runs the live model (its own processor, thrown away after); the
-        costs are smoothed as the live view's own ``AdaptiveCadence`` does.
+        costs are summed up as the live view's own ``AdaptiveCadence`` does (a median).
         """
         from app.core.matting.propagation import AdaptiveCadence
 

@@ -188,3 +188,11 @@ def test_scrolling_chat_leaves_no_ghost_in_the_stream():
             error = np.abs(result.foreground[off_text].astype(int) - frame[off_text].astype(int)).max(axis=1)
             worst = max(worst, int(np.percentile(error, 99.5)))
     assert worst <= 10
+
+
+def test_a_single_slow_run_does_not_move_the_cadence():
+    """A whole-frame refresh of the person box costs about 3x a usual run: the model stays on every frame."""
+    cadence = AdaptiveCadence()
+    for i in range(30):
+        cadence.observe(90.0 if i % 10 == 5 else 25.0, target_fps=30)
+        assert cadence.duty == 1.0
