@@ -20,9 +20,9 @@ import numpy as np
 
 from app.core.face.appearance import SkinModel, dark_split, enclosed_holes, large_regions, local_lightness, touching
 from app.core.face.regions import (
-    BROW_CONTEXT, HAIR, INNER_MOUTH, LEFT_EYE_ID, LIPS_LOWER_OUTER, LIPS_UPPER_OUTER, LOWER_LIP, MOUTH_OPEN, NUM_LABELS,
-    RIGHT_EYE_ID, SKIN, UPPER_LIP, brow_polygons, eye_distance, eye_outline, forehead_polygon, lip_polygons,
-    mouth_opening, region_indices, region_polygons, scaled_about,
+    BROW_CONTEXT, HAIR, INNER_MOUTH, LEFT_BROW, LEFT_EYE_ID, LIPS_LOWER_OUTER, LIPS_UPPER_OUTER, LOWER_LIP, MOUTH_OPEN,
+    NUM_LABELS, RIGHT_BROW, RIGHT_EYE_ID, SKIN, UPPER_LIP, brow_extent, brow_polygons, eye_distance, eye_outline,
+    forehead_polygon, lip_polygons, mouth_opening, region_indices, region_polygons, scaled_about,
 )
 from app.core.models.face_mesh import FaceCrop, FaceMesh, FaceMeshModel, crop_from_eyes, crop_from_landmarks
 from app.core.models.hair import HAIR_SIZE, HairSegmenter
@@ -36,6 +36,8 @@ SUNGLASSES_SHARE = 0.75  # share of the ring around an eye a lens darkens or tin
 LENS_DARKNESS = 0.45  # lens pixels: under this share of the same side's cheek lightness
 LEFT_CHEEK, RIGHT_CHEEK = 425, 205  # mid-cheek landmarks, below where any lens reaches
 MIN_SKIN_SHARE = 0.4  # of the mesh oval that must look like the sampled skin for the image to guide the parts
+BROW_CONTRAST = 4.0  # L levels between a brow's hair and the skin around it below which the image cannot tell
+BROW_TONE_SPLIT = 0.5  # brow hair: nearer the brow tone than this share of the way to the skin (shading stays out)
 SILHOUETTE_BROW_KEEP = (1.2, 2.0)  # brows kept from the silhouette cut, grown (along, across)
 HAIR_AT_EDGE = 0.2  # hair probability that, on a pixel not of the face's skin colour, makes an oval pixel hair
 SILHOUETTE_OPEN = 0.03  # thinnest non-skin path (eye distances) the silhouette cut follows into the oval
@@ -533,7 +535,7 @@ def refine_face(
     extension = np.clip(extension.astype(np.float32) * np.float32(1.0 / 255.0) - coverage[SKIN][window], 0.0, 1.0)
     extension[outside] = 0.0
     coverage[SKIN][window] = np.minimum(coverage[SKIN][window] + extension * like, 1.0)  # a sum: no seam at the oval's soft edge
-    refine_brows(coverage, window, lab, local)
+    refine_brows(coverage, window, lab, local, None if hair is None else hair[window])
     refine_eyes(coverage, window, lab, local)
     lips_red = refine_mouth(coverage, window, lab, local, skin)
     occluded = find_occluders(coverage, window, lab, local, skin, like, lips_red)
@@ -599,23 +601,75 @@ def _replace(coverage: dict[int, np.ndarray], label: int, window: tuple[slice, s
 
 
 def refine_brows(coverage: dict[int, np.ndarray], window: tuple[slice, slice], lab: np.ndarray,
-                 points: np.ndarray) -> None:
-    """Brows: the mesh strip, widened where the pixels next to it are the brow's dark tone.
+                 points: np.ndarray, hair: np.ndarray | None = None) -> None:
+    """Brows: the mesh strip grown to the brow hair around it, as far as ``brow_extent``.
 
-    The dark tone is split from the skin's on a wide band around the brow
-    (Otsu on lightness, so it follows the local lighting); only dark parts that
-    touch the mesh strip count (not an eye-socket shadow or a fringe).
+    The brow's tone is the darker part of the mesh strip, the skin's the
+    median of the band around the brow outside its reach (both local, so they
+    follow the lighting and suit light brows as well as dark ones). Pixels
+    within reach nearer the brow's tone than the skin's, connected to the strip,
+    are brow. Never the eyes (their grown outline) nor, outside the strip, the
+    hair model's hair (a fringe, the hairline).
+    ``hair``: window-sized hair probability or None.
     """
     size = lab.shape[:2]
-    context = brow_polygons(points, BROW_CONTEXT)
-    for label, grown in brow_polygons(points).items():
-        dark = dark_split(lab[..., 0], _window_mask(context[label], size))
-        if dark is None:
-            continue  # brows as light as the skin: the mesh strip is all there is to go on
-        mesh = coverage[label][window].copy()
-        wider = _window_coverage(grown, size) * cv2.GaussianBlur(dark, (0, 0), 0.7)
-        wider *= touching(wider > 0.5, mesh > 0.5)
-        _replace(coverage, label, window, np.maximum(mesh, wider))
+    context, extents = brow_polygons(points, BROW_CONTEXT), brow_extent(points)
+    barred = (coverage[LEFT_EYE_ID][window] > 0) | (coverage[RIGHT_EYE_ID][window] > 0)
+    if hair is not None:
+        barred = barred | (hair > 0.5)
+    for label, extent in extents.items():
+        box, shift = _box(np.concatenate([context[label], extent]), size)
+        if box is None:
+            continue
+        box_size = (box[0].stop - box[0].start, box[1].stop - box[1].start)  # everything below in the brow's own box
+        brow = coverage[label][window][box]  # a view: grown in place
+        core = brow > 0.5
+        reach = _window_coverage(extent - shift, box_size)
+        around = _window_mask(context[label] - shift, box_size) & (reach == 0) & ~barred[box]
+        split = brow_split(lab[box][..., 0], core, around)
+        if split is None:
+            continue  # a brow no darker than the skin around it: the mesh strip is all there is to go on
+        wider = reach * split * ~barred[box]
+        np.maximum(brow, wider * touching(brow_shaped(wider > 0.5, core), core), out=brow)
+
+
+def brow_shaped(grown: np.ndarray, core: np.ndarray) -> np.ndarray:
+    """``grown`` (bool) without spurs thinner than half the mesh strip (a crease or shadow running off the brow).
+
+    Brow hair reaching past the strip widens the whole brow, which an opening
+    (of the brow as a whole, a disc half the strip's height across) keeps;
+    a narrow spur sticking out of it does not survive.
+    """
+    half_height = float(cv2.distanceTransform(core.astype(np.uint8), cv2.DIST_L2, 3).max())
+    radius = max(1, int(round(0.5 * half_height)))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1,) * 2)
+    return (cv2.morphologyEx(grown.astype(np.uint8), cv2.MORPH_OPEN, kernel) > 0) | (grown & core)
+
+
+def _box(polygon: np.ndarray, size: tuple[int, int], margin: int = 2) -> tuple[tuple[slice, slice] | None, np.ndarray]:
+    """(row, column slices of ``polygon``'s bounds within ``size`` plus ``margin`` px, None if empty; their origin)."""
+    (x0, y0), (x1, y1) = np.floor(polygon.min(axis=0)) - margin, np.ceil(polygon.max(axis=0)) + margin + 1
+    x0, y0, x1, y1 = int(max(x0, 0)), int(max(y0, 0)), int(min(x1, size[1])), int(min(y1, size[0]))
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return None, np.zeros(2, np.float32)
+    return (slice(y0, y1), slice(x0, x1)), np.array([x0, y0], np.float32)
+
+
+def brow_split(lightness: np.ndarray, brow: np.ndarray, skin: np.ndarray) -> np.ndarray | None:
+    """Soft mask (0..1, float32): how much nearer each pixel is to the brow's tone than to the skin's.
+
+    The brow's tone is the darker third of ``brow`` (a strip that is partly on
+    skin still finds its hair), the skin's the median of ``skin`` (both bool
+    masks). None when either is missing or they are under BROW_CONTRAST levels apart.
+    """
+    if brow.sum() < 4 or skin.sum() < 16:
+        return None
+    dark = float(np.percentile(lightness[brow], 33))
+    light = float(np.median(lightness[skin]))
+    if light - dark < BROW_CONTRAST:
+        return None
+    middle, ramp = dark + BROW_TONE_SPLIT * (light - dark), max(1.0, (light - dark) / 8.0)
+    return np.clip((middle + ramp - lightness.astype(np.float32)) / (2.0 * ramp), 0.0, 1.0).astype(np.float32)
 
 
 def refine_eyes(coverage: dict[int, np.ndarray], window: tuple[slice, slice], lab: np.ndarray,
@@ -728,7 +782,7 @@ def find_occluders(coverage: dict[int, np.ndarray], window: tuple[slice, slice],
     unit = eye_distance(points)
     not_skin = skin_like < 0.5
     occluded = np.zeros(size, bool)
-    for label, cheek in ((LEFT_EYE_ID, LEFT_CHEEK), (RIGHT_EYE_ID, RIGHT_CHEEK)):
+    for label, cheek, brow in ((LEFT_EYE_ID, LEFT_CHEEK, LEFT_BROW), (RIGHT_EYE_ID, RIGHT_CHEEK, RIGHT_BROW)):
         eye = points[list(region_indices()[label][0])]
         lens_area = _window_mask(scaled_about(eye, points, 1.9, 3.0), size)
         ring = lens_area & ~_window_mask(scaled_about(eye, points, 1.2, 1.6), size)
@@ -738,6 +792,8 @@ def find_occluders(coverage: dict[int, np.ndarray], window: tuple[slice, slice],
             continue
         occluded |= touching(lens_like & lens_area, coverage[label][window] > 0.5)
         coverage[label][:] = 0.0
+        # the frame and the lens's top are as dark as brow hair: the brow behind them keeps only its mesh strip
+        _replace(coverage, brow, window, _window_coverage(points[list(region_indices()[brow][0])], size))
     natural = np.zeros(size, bool)
     for label, polygon in brow_polygons(points, BROW_CONTEXT).items():
         natural |= _window_mask(polygon, size)

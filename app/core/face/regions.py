@@ -206,8 +206,12 @@ def scaled_about(polygon: np.ndarray, points: np.ndarray, across: float, along: 
 
 
 LIP_GROW = 1.2  # lips reach past the mesh's outer lip line; the image trims them back
-BROW_GROW = (1.0, 1.3)  # brow strip grown (along the brow, across it); darkness trims it back
 BROW_CONTEXT = (1.3, 4.0)  # where the brow's dark tone is told from the skin's
+# The mesh's brow strip is a thin line through the brow; on close-ups the brow hair (what
+# CelebAMask-HQ / LaPa annotators outline) is 2-3 strip heights tall, mostly above the line.
+BROW_UP = 1.0  # strip heights brow hair may reach above the mesh's upper brow line
+BROW_DOWN = 0.6  # strip heights it may reach below the lower line ...
+BROW_LID_GAP = 0.45  # ... but never past this share of the way down to the top of the upper lid
 MOUTH_OPEN = 0.06  # inner-lip gap / mouth width above which the mouth shows its inside (closed mouths measure 0.03-0.05)
 
 
@@ -234,7 +238,29 @@ def lip_polygons(points: np.ndarray, grow: float = LIP_GROW, closed: bool = Fals
     }
 
 
-def brow_polygons(points: np.ndarray, grow: tuple[float, float] = BROW_GROW) -> dict[int, np.ndarray]:
+def brow_extent(points: np.ndarray, up: float = BROW_UP, down: float = BROW_DOWN) -> dict[int, np.ndarray]:
+    """Each brow's farthest reach (K×2 px): the mesh strip pushed ``up`` / ``down`` strip heights.
+
+    Measured pair by pair along the brow (the mesh's lower and upper brow lines
+    run head to tail, point for point), so a brow tapering to its tail keeps
+    its taper. The lower edge stops ``BROW_LID_GAP`` of the way to the top of
+    its eye's upper lid: brow hair never reaches the lid.
+    """
+    xy = points[:, :2].astype(np.float32)
+    _, to_chin = face_axes(xy)
+    out = {}
+    for brow, eye in ((LEFT_BROW, LEFT_EYE_ID), (RIGHT_BROW, RIGHT_EYE_ID)):
+        ring = xy[list(region_indices()[brow][0])]
+        lower, upper = ring[:5], ring[9:4:-1]  # brow_ring: lower line, then the upper line reversed
+        height = np.maximum((lower - upper) @ to_chin, 0.0)
+        lid_top = float((xy[list(region_indices()[eye][0])] @ to_chin).min())
+        drop = np.minimum(down * height, BROW_LID_GAP * np.maximum(lid_top - lower @ to_chin, 0.0))
+        out[brow] = np.concatenate([lower + np.outer(drop, to_chin),
+                                    (upper - np.outer(up * height, to_chin))[::-1]]).astype(np.float32)
+    return out
+
+
+def brow_polygons(points: np.ndarray, grow: tuple[float, float]) -> dict[int, np.ndarray]:
     """Each brow's mesh outline grown ``grow`` = (along, across) times about its own centre."""
     xy = points[:, :2].astype(np.float32)
     out = {}
