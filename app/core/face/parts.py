@@ -219,12 +219,13 @@ def part_mask(
             classes |= CLASS_GROUPS[name]
         elif name == "head":
             classes |= FACE_CLASSES | {HAIR}
-    mask = parse.soft_mask(classes) if classes else np.zeros(parse.labels.shape, np.float32)
+    mask = _near_confident(parse.soft_mask(classes), parse) if classes else np.zeros(parse.labels.shape, np.float32)
     if person_alpha is None:
         return _whole(mask, selection)
     head = None
     if "head" in selection.names or "body" in selection.names:
-        head = fill_enclosed_holes(np.maximum(parse.soft_mask(FACE_CLASSES | {HAIR}), ears_region(parse, person_alpha)))
+        head = fill_enclosed_holes(np.maximum(_near_confident(parse.soft_mask(FACE_CLASSES | {HAIR}), parse),
+                                              ears_region(parse, person_alpha)))
     if "head" in selection.names:
         np.maximum(mask, head, out=mask)
     for name, build in (("left_ear", lambda: ear_mask(parse, person_alpha, "left", frame)),
@@ -239,6 +240,28 @@ def part_mask(
     if "background" in selection.names:
         mask += 1.0 - person_alpha
     return _whole(np.clip(mask, 0.0, 1.0, out=mask), selection)
+
+
+FAINT_REACH = 0.08  # soft coverage fades out this share of the face's size away from confident (≥ 0.5) coverage
+
+
+def _near_confident(mask: np.ndarray, parse: FaceParse) -> np.ndarray:
+    """``mask`` with faint coverage far from its confident part faded out (in place).
+
+    The hair model leaves a faint probability (0.1–0.3) on shirts, straps and
+    raised arms; in a cut-out that is a ghost of the shoulders around the head.
+    Soft strands and anti-aliased edges lie next to confident coverage and
+    keep their weight; the fade is linear over FAINT_REACH of the face size.
+    """
+    if not parse.faces or not mask.any():
+        return mask
+    reach = max(2.0, FAINT_REACH * max(max(face.box[2], face.box[3]) for face in parse.faces))
+    outside = cv2.compare(mask, 0.5, cv2.CMP_LT)
+    if cv2.countNonZero(outside) == outside.size:
+        return mask
+    distance = cv2.distanceTransform(outside, cv2.DIST_L2, 3)
+    fade = np.clip(1.0 - distance * np.float32(1.0 / reach), 0.0, 1.0, out=distance)
+    return cv2.multiply(mask, fade, dst=mask)
 
 
 def _whole(mask: np.ndarray, selection: PartSelection) -> np.ndarray:

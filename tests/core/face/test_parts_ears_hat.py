@@ -70,3 +70,21 @@ def test_opaque_pixels_keep_the_photo_colour():
     assert np.array_equal(kept[alpha == 0.5], foreground[alpha == 0.5])
     estimated = estimate_foreground(frame, alpha)
     assert np.array_equal(estimated[alpha > 0.99], frame[alpha > 0.99])
+
+
+def test_faint_hair_far_from_the_head_leaves_no_ghost_in_cut_outs(parse):
+    """The hair model's faint probability on a shirt is not cut out with the head; soft edges stay."""
+    x0, y0, x1, y1 = parse.roi
+    weights = parse.weights.copy()
+    patch = (slice(y1 - y0 - 12, y1 - y0 - 2), slice(2, 12))  # a corner of the window, far from the face
+    weights[:, patch[0], patch[1]] = 0
+    weights[10][patch] = 51  # 0.2 hair
+    weights[0][patch] = 204
+    ghosted = dataclasses.replace(parse, weights=weights)
+    assert ghosted.soft_mask({10})[y0:y1, x0:x1][patch].max() == pytest.approx(0.2)  # the parse itself keeps it
+    for parts in ("head", "hair"):
+        cut = part_mask(ghosted, PartSelection.parse(parts), everywhere(parse))
+        assert cut[y0:y1, x0:x1][patch].max() == 0.0
+    head = part_mask(ghosted, PartSelection.parse("face"))
+    edge = (head > 0.05) & (head < 0.95)
+    assert edge.sum() > 20  # the face's anti-aliased rim is still soft
