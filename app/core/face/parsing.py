@@ -53,14 +53,18 @@ OCCLUDER_AREA = 0.02  # smallest occluder, in eye distances squared (a fingertip
 class ParserSettings:
     """mesh_scale: crop side / detector box side for the mesh (MediaPipe: 1.5).
     hair_scale: hair crop side / box side (MODELS.md: ~2.5; larger finds long hair,
-    and more background mistaken for hair). min_presence: drop meshes the model
+    and more background mistaken for hair). hair_drop: the hair crop's centre sits
+    this share of its side below the face's centre (long hair falls past the
+    shoulders, little grows above the crown: centred at 2.6, long hair was cut
+    off straight at the crop's lower edge). min_presence: drop meshes the model
     itself doubts (back of heads, false detections). refine: a second mesh pass
     on the crop implied by the first (+3-4 ms a face, steadier on profiles).
     refine_parts: let the face's own pixels shape the parts (forehead up to the
     hairline, brows, lips, occluders; see ``refine_face``)."""
 
     mesh_scale: float = 1.5
-    hair_scale: float = 2.6
+    hair_scale: float = 3.2
+    hair_drop: float = 0.15
     hair: bool = True
     min_presence: float = 0.5
     refine: bool = True
@@ -69,6 +73,8 @@ class ParserSettings:
     def __post_init__(self) -> None:
         if not 1.0 <= self.mesh_scale <= 3.0 or not 1.0 <= self.hair_scale <= 5.0:
             raise ValueError("mesh_scale must be in [1, 3] and hair_scale in [1, 5]")
+        if not 0.0 <= self.hair_drop <= 0.5:
+            raise ValueError("hair_drop must be in [0, 0.5]")
         if not 0.0 <= self.min_presence <= 1.0:
             raise ValueError("min_presence must be in [0, 1]")
 
@@ -184,11 +190,13 @@ def label_map(weights: np.ndarray) -> np.ndarray:
     return labels
 
 
-def hair_crop(detection: FaceDetection, scale: float) -> FaceCrop:
-    """Axis-aligned square around the face for the hair model (it expects selfie framing)."""
+def hair_crop(detection: FaceDetection, scale: float, drop: float = 0.0) -> FaceCrop:
+    """Axis-aligned square around the face for the hair model (it expects selfie framing), ``drop`` of
+    its side lower than the face's centre."""
     x, y, w, h = detection.box
     cx, cy = detection.center
-    return FaceCrop(cx, cy, max(w, h) * scale, 0.0)
+    side = max(w, h) * scale
+    return FaceCrop(cx, cy + drop * side, side, 0.0)
 
 
 class FaceParser:
@@ -284,7 +292,7 @@ class FaceParser:
         timings = {} if timings is None else timings
         height, width = frame.shape[:2]
         t0 = time.perf_counter()
-        hair_crops = [hair_crop(d, self.settings.hair_scale) for d in detections]
+        hair_crops = [hair_crop(d, self.settings.hair_scale, self.settings.hair_drop) for d in detections]
         previous = self._previous_hair
         if reuse_hair and temporal and previous is not None and previous.shape == (height, width):
             hair = previous.astype(np.float32) * np.float32(1.0 / 255.0)

@@ -88,3 +88,22 @@ def test_faint_hair_far_from_the_head_leaves_no_ghost_in_cut_outs(parse):
     head = part_mask(ghosted, PartSelection.parse("face"))
     edge = (head > 0.05) & (head < 0.95)
     assert edge.sum() > 20  # the face's anti-aliased rim is still soft
+
+
+def test_long_hair_below_the_shoulders_is_still_hair(tmp_path_factory):
+    """The hair model's window reaches well below the face: long hair is not cut off straight at chin level."""
+    from app.core.face.parsing import ParserSettings
+    from tests.tiny_face_models import face_image as drawn_face
+
+    image = np.zeros((560, 320, 3), np.uint8)
+    image[:256] = drawn_face()
+    image[256:] = image[255]  # the background goes on below
+    image[64:540, 100:112] = (30, 220, 40)  # a long strand of "hair" down the left side
+    models = str(write_tiny_face_models(tmp_path_factory.mktemp("long_hair_models")))
+    parse_now = load_face_parser(models).parse(image)
+    x, y, w, h = parse_now.faces[0].box
+    row = int(y + h / 2 + 1.5 * max(w, h))  # 1.5 face sizes below the face's centre
+    assert row < 540
+    assert parse_now.labels[row, 100:112].min() == 10
+    centred = load_face_parser(models, settings=ParserSettings(hair_scale=2.6, hair_drop=0.0)).parse(image)
+    assert centred.labels[row, 100:112].max() == 0  # the old centred window ended above this row
