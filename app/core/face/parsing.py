@@ -46,6 +46,8 @@ MOUTH_INSIDE_RED = 0.6  # share of lip-red in the mesh's mouth opening that make
 MOUTH_INSIDE_CONTRAST = 30.0  # L levels between an open mouth's inside (gap, teeth) and its lips
 MOUTH_INSIDE_SHARE = 0.6  # share of the inside that must show that contrast (open mouths 0.76-0.83, closed 0.08-0.46)
 SKIN_ISLAND = 0.05  # skin pieces smaller than this share of the face's largest are not face
+HAIR_REACH = 0.6  # eye distances around the face (mesh and forehead) within which a head's hair must start
+HAIR_SOFT_REACH = 0.1  # eye distances of soft (under 0.5) hair probability kept around the hair that is kept
 OCCLUDER_AREA = 0.02  # smallest occluder, in eye distances squared (a fingertip-sized patch)
 
 
@@ -298,6 +300,8 @@ class FaceParser:
             hair = previous.astype(np.float32) * np.float32(1.0 / 255.0)
         else:
             hair = self.segment_hair(frame, hair_crops, temporal) if self.hair_model and detections else None
+        if hair is not None and landmarks:
+            hair = attached_hair(hair, landmarks, union_roi([crop_bounds(c) for c in hair_crops], [], width, height))
         if self.hair_model is not None:
             timings["hair"] = (time.perf_counter() - t0) * 1e3
         t1 = time.perf_counter()
@@ -342,6 +346,42 @@ class FaceParser:
         if temporal:
             self._previous_hair = np.floor(hair * 255.0).astype(np.uint8)
         return hair
+
+
+def attached_hair(hair: np.ndarray, landmarks: list[np.ndarray], roi: tuple[int, int, int, int]) -> np.ndarray:
+    """``hair`` (frame-sized probability) without the pieces that no head grows.
+
+    The hair model also claims dark clothes below the face (a black dress, a
+    top): hair is kept only where a confident (>= 0.5) piece of it reaches to
+    within HAIR_REACH of a face (its mesh and forehead), as hair down to the
+    waist does through the sides of the head; soft probability stays only
+    next to kept hair or by a face. Returns a new array; ``hair`` is not changed.
+    """
+    x0, y0, x1, y1 = roi
+    out = np.zeros_like(hair)
+    if x1 <= x0 or y1 <= y0:
+        return out
+    view = hair[y0:y1, x0:x1]
+    near = np.zeros(view.shape, np.uint8)
+    soft_px = 1
+    for points in landmarks:
+        unit = eye_distance(points)
+        outline = np.concatenate([points[:, :2], forehead_polygon(points)]) - np.array([x0, y0], np.float32)
+        hull = np.rint(cv2.convexHull(outline.astype(np.float32))).astype(np.int32)
+        reach = max(1, int(round(HAIR_REACH * unit)))
+        cv2.fillConvexPoly(near, hull, 1)
+        cv2.polylines(near, [hull], True, 1, thickness=2 * reach + 1)
+        soft_px = max(soft_px, int(round(HAIR_SOFT_REACH * unit)))
+    count, pieces = cv2.connectedComponents((view >= 0.5).astype(np.uint8), connectivity=8)
+    keep = np.bincount(pieces[near > 0], minlength=count) > 0
+    keep[0] = False
+    if keep[1:].all():
+        kept = (pieces > 0).view(np.uint8)
+    else:
+        kept = keep.astype(np.uint8)[pieces]
+    kept = cv2.dilate(kept, np.ones((2 * soft_px + 1,) * 2, np.uint8)) | near  # a square: separable, cheap
+    np.multiply(view, kept, out=out[y0:y1, x0:x1], casting="unsafe")
+    return out
 
 
 def crop_bounds(crop: FaceCrop) -> tuple[float, float, float, float]:

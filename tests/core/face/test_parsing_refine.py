@@ -15,7 +15,7 @@ from app.core.face.appearance import enclosed_holes
 from app.core.face.regions import (
     HAIR, INNER_MOUTH, LEFT_EYE_ID, LOWER_LIP, RIGHT_EYE_ID, SKIN, UPPER_LIP, region_indices, region_polygons,
 )
-from app.core.face.parsing import rasterise
+from app.core.face.parsing import attached_hair, rasterise
 from tests.tiny_face_models import template_points
 
 SHIFT = np.array([60.0, 80.0], np.float32)
@@ -337,3 +337,29 @@ def test_pale_lips_parted_by_the_mesh_over_a_closed_mouth_have_no_inside():
     for label in (UPPER_LIP, LOWER_LIP, INNER_MOUTH):
         cv2.fillPoly(image, [_poly(points, label)], pale)
     assert not (parse_painted(image, hair, points) == INNER_MOUTH).any()
+
+
+def test_hair_that_no_head_grows_is_dropped_and_long_hair_kept():
+    """A dark dress below the face gets full hair probability from the hair model; it is not hair."""
+    points = _points()
+    image, cap_hair = painted_face(points)
+    hair = np.zeros((900, image.shape[1]), np.float32)  # the frame reaches down to the chest
+    hair[: cap_hair.shape[0]] = cap_hair
+    cx = int(points[:, 0].mean())
+    strand = (slice(0, 900), slice(cx + 110, cx + 140))
+    hair[strand] = np.where(np.arange(900)[:, None] >= points[:, 1].min(), 1.0, hair[strand])  # long hair to the bottom
+    edge = (slice(0, 900), slice(cx + 140, cx + 142))
+    hair[edge] = np.where(hair[:, cx + 139 : cx + 140] > 0, 0.3, 0.0)  # its soft edge
+    dress = (slice(700, 900), slice(cx - 60, cx + 60))
+    hair[dress] = 0.9
+    shoulder = (slice(760, 780), slice(0, 30))
+    hair[shoulder] = 0.3  # faint probability on a far-off shoulder
+    kept = attached_hair(hair, [points], (0, 0, hair.shape[1], hair.shape[0]))
+    assert kept.shape == hair.shape and kept.dtype == hair.dtype
+    assert not kept[dress].any() and not kept[shoulder].any()
+    np.testing.assert_array_equal(kept[strand], hair[strand])  # the whole strand, to its end at the bottom
+    np.testing.assert_array_equal(kept[edge], hair[edge])
+    cap = np.zeros(hair.shape, bool)
+    cap[: image.shape[0]] = (image == HAIR_RGB).all(axis=-1)
+    np.testing.assert_array_equal(kept[cap], hair[cap])
+    assert hair[dress].all()  # the input is left as it was
