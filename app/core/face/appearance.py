@@ -23,6 +23,13 @@ SKIN_SAMPLES = ((50, 0.12), (280, 0.12), (205, 0.1), (425, 0.1), (199, 0.07), (1
 FAR_CHEEK = {50: 234, 205: 234, 280: 454, 425: 454}  # sample -> the oval point on its side
 MIN_SAMPLES = 30
 SKIN_SIGMA_FLOOR = (6.0, 2.5, 2.5)  # Lab levels: no model is sharper than the camera's noise
+# An occluder's colour, against the skin's: shading moves skin's Lab hue by about 5-10 degrees and its
+# chroma both ways (a warm-lit shaded cheek is more saturated than the lit side), so only hue far off,
+# grey (chroma under this share of the skin's once shadows get theirs back) or vivid colour is foreign.
+FOREIGN_HUE_DEGREES = 30.0
+FOREIGN_GREY = 0.4
+FOREIGN_VIVID = 3.0
+FOREIGN_MIN_CHROMA = 6.0  # skin chroma (Lab levels) below which hue means nothing: a grey-scale photo
 
 
 @dataclass(frozen=True)
@@ -77,17 +84,26 @@ class SkinModel:
         distance = np.maximum(chroma, light * far)
         return np.clip((far - distance) / (far - near), 0.0, 1.0).astype(np.float32)
 
-    def foreign(self, lab: np.ndarray, sigmas: float = 7.0) -> np.ndarray:
-        """Bool: a hue no skin of this face has (chroma only, shadows given their chroma back).
+    def foreign(self, lab: np.ndarray) -> np.ndarray:
+        """Bool: a colour no skin of this face has: another hue, grey or black, or vivid.
 
-        Stricter than ``likeness``: folds, stubble and make-up stay skin;
-        gloves, microphones and lenses do not.
+        Stricter than ``likeness``: folds, stubble, make-up and the shaded side
+        of the face stay skin; gloves, microphones and lenses do not.
         """
         lab = lab.astype(np.float32)
+        a, b = lab[..., 1] - 128.0, lab[..., 2] - 128.0
+        skin_a, skin_b = float(self.median[1]) - 128.0, float(self.median[2]) - 128.0
+        skin_chroma = float(np.hypot(skin_a, skin_b))
+        chroma = np.sqrt(a * a + b * b)
+        vivid = chroma > FOREIGN_VIVID * max(skin_chroma, FOREIGN_MIN_CHROMA)
+        if skin_chroma < FOREIGN_MIN_CHROMA:
+            return vivid
+        # a shadow loses chroma with its light: give it back; a highlight (brighter than the skin) is left out
         boost = np.clip(self.median[0] / np.maximum(lab[..., 0], 1.0), 1.0, 3.0)
-        a = (lab[..., 1] - 128.0) * boost + 128.0 - self.median[1]
-        b = (lab[..., 2] - 128.0) * boost + 128.0 - self.median[2]
-        return (a / self.sigma[1]) ** 2 + (b / self.sigma[2]) ** 2 > sigmas * sigmas
+        grey = (chroma * boost < FOREIGN_GREY * skin_chroma) & (lab[..., 0] <= self.median[0])
+        cosine = (a * skin_a + b * skin_b) / (np.maximum(chroma, 1e-3) * skin_chroma)
+        off_hue = (cosine < np.cos(np.radians(FOREIGN_HUE_DEGREES))) & (chroma * boost >= FOREIGN_GREY * skin_chroma)
+        return grey | vivid | off_hue
 
     def darkness(self, lab: np.ndarray, margin: float = 10.0, ramp: float = 14.0) -> np.ndarray:
         """How clearly darker than the skin each pixel is (0..1): brows, lashes, lens."""

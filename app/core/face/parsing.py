@@ -828,14 +828,14 @@ def find_occluders(coverage: dict[int, np.ndarray], window: tuple[slice, slice],
     """
     size = lab.shape[:2]
     unit = eye_distance(points)
-    not_skin = skin_like < 0.5
+    foreign = skin.foreign(lab)
     occluded = np.zeros(size, bool)
     for label, cheek, brow in ((LEFT_EYE_ID, LEFT_CHEEK, LEFT_BROW), (RIGHT_EYE_ID, RIGHT_CHEEK, RIGHT_BROW)):
         eye = points[list(region_indices()[label][0])]
         lens_area = _window_mask(scaled_about(eye, points, 1.9, 3.0), size)
         ring = lens_area & ~_window_mask(scaled_about(eye, points, 1.2, 1.6), size)
         # dark against this side's own cheek (a dim photo or a shaded half keeps its sockets lighter than that)
-        lens_like = not_skin | (lab[..., 0] < LENS_DARKNESS * local_lightness(lab, points[cheek], 0.1 * unit))
+        lens_like = foreign | (lab[..., 0] < LENS_DARKNESS * local_lightness(lab, points[cheek], 0.1 * unit))
         if not ring.any() or float(lens_like[ring].mean()) < SUNGLASSES_SHARE:
             continue
         occluded |= touching(lens_like & lens_area, coverage[label][window] > 0.5)
@@ -849,7 +849,7 @@ def find_occluders(coverage: dict[int, np.ndarray], window: tuple[slice, slice],
         natural |= _window_mask(scaled_about(points[list(region_indices()[label][0])], points, 1.4, 2.2), size)
     natural |= coverage[INNER_MOUTH][window] > 0
     lips = (coverage[UPPER_LIP][window] > 0.5) | (coverage[LOWER_LIP][window] > 0.5)
-    odd = (coverage[SKIN][window] > 0.5) & skin.foreign(lab) & ~natural & ~(lips & (lips_red > 0.5))
+    odd = (coverage[SKIN][window] > 0.5) & foreign & ~natural & ~(lips & (lips_red > 0.5))
     radius = max(1, int(round(0.04 * unit)))
     odd = cv2.morphologyEx(odd.astype(np.uint8), cv2.MORPH_OPEN,
                            cv2.getStructuringElement(cv2.MORPH_RECT, (2 * radius + 1,) * 2)) > 0

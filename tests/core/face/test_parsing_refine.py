@@ -363,3 +363,29 @@ def test_hair_that_no_head_grows_is_dropped_and_long_hair_kept():
     cap[: image.shape[0]] = (image == HAIR_RGB).all(axis=-1)
     np.testing.assert_array_equal(kept[cap], hair[cap])
     assert hair[dress].all()  # the input is left as it was
+
+
+def test_the_warm_shaded_side_of_a_face_is_skin_and_its_eye_no_lens():
+    """Side light: one half of the face darker and more saturated (orange), same hue; no occluder there."""
+    points = _points()
+    image, hair = painted_face(points)
+    cx = int(points[:, 0].mean())
+    half = np.zeros(image.shape[:2], bool)
+    half[:, cx + 15 :] = True
+    shaded = half & (image == SKIN_RGB).all(axis=-1)
+    image[shaded] = (176, 116, 82)  # Lab hue within 10 degrees of the lit skin, chroma 1.6x
+    labels = parse_painted(image, hair, points)
+    assert (labels[shaded] == 0).mean() < 0.02
+    assert (labels[half] == LEFT_EYE_ID).sum() + (labels[half] == RIGHT_EYE_ID).sum() > 100  # its eye is kept
+
+
+def test_a_grey_scale_photo_has_no_occluders():
+    points = _points()
+    image, hair = painted_face(points)
+    grey = np.repeat(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=-1).astype(np.float32)
+    grey += np.random.default_rng(3).normal(0.0, 2.0, grey.shape)  # sensor noise: hue there is random
+    grey = np.clip(grey, 0, 255).astype(np.uint8)
+    labels = parse_painted(grey, hair, points)
+    oval = np.zeros(labels.shape, np.uint8)
+    cv2.fillPoly(oval, [_poly(points, SKIN)], 1)
+    assert (labels[oval > 0] == 0).mean() < 0.02
