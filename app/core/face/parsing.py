@@ -20,7 +20,8 @@ import numpy as np
 
 from app.core.face.appearance import SkinModel, dark_split, enclosed_holes, large_regions, local_lightness, touching
 from app.core.face.regions import (
-    BROW_CONTEXT, HAIR, INNER_MOUTH, LEFT_BROW, LEFT_EYE_ID, LIPS_LOWER_OUTER, LIPS_UPPER_OUTER, LOWER_LIP, MOUTH_OPEN,
+    BROW_CONTEXT, HAIR, INNER_MOUTH, LEFT_BROW, LEFT_EYE_ID, LIPS_LOWER_INNER, LIPS_LOWER_OUTER, LIPS_UPPER_INNER,
+    LIPS_UPPER_OUTER, LOWER_LIP, MOUTH_OPEN,
     NUM_LABELS, RIGHT_BROW, RIGHT_EYE_ID, SKIN, UPPER_LIP, brow_extent, brow_polygons, eye_distance, eye_outline,
     forehead_polygon, lip_polygons, mouth_opening, region_indices, region_polygons, scaled_about,
 )
@@ -45,6 +46,12 @@ LIP_CONTRAST_MIN = 3.0  # lips' a* over the skin's below which colour cannot tel
 MOUTH_INSIDE_RED = 0.6  # share of lip-red in the mesh's mouth opening that makes the mouth closed
 MOUTH_INSIDE_CONTRAST = 30.0  # L levels between an open mouth's inside (gap, teeth) and its lips
 MOUTH_INSIDE_SHARE = 0.6  # share of the inside that must show that contrast (open mouths 0.76-0.83, closed 0.08-0.46)
+TEETH_CONTRAST = 20.0  # L levels teeth are at least above the lips (pale lips sit 15-30 below their skin)
+TEETH_NEUTRAL_CHROMA = 8.0  # Lab chroma under which a light pixel is white whatever its hue
+TEETH_SHARE = 0.08  # teeth showing: at least this share of the lips' inner area, so a small highlight is not teeth
+TEETH_REACH = 0.015  # mouth widths: teeth cross the line between the inner lips
+TEETH_MARGIN = 0.04  # mouth widths kept off the mesh's outer lip line (skin there is as light as teeth)
+TEETH_ALONG_OUTLINE = 0.25  # share of a light piece near the lips' outline above which it is beyond the lips
 SKIN_ISLAND = 0.05  # skin pieces smaller than this share of the face's largest are not face
 HAIR_REACH = 0.6  # eye distances around the face (mesh and forehead) within which a head's hair must start
 HAIR_SOFT_REACH = 0.1  # eye distances of soft (under 0.5) hair probability kept around the hair that is kept
@@ -781,7 +788,7 @@ def lip_toned_inside(inner: np.ndarray, lips: np.ndarray, lightness: np.ndarray)
 
 
 def refine_mouth(coverage: dict[int, np.ndarray], window: tuple[slice, slice], lab: np.ndarray,
-                 points: np.ndarray, skin: SkinModel) -> None:
+                 points: np.ndarray, skin: SkinModel) -> np.ndarray:
     """Lips out to where their red ends; an inside only when the inner lips part.
 
     The mesh's inner lips stay a little apart on closed mouths (3-5 % of the
@@ -789,7 +796,8 @@ def refine_mouth(coverage: dict[int, np.ndarray], window: tuple[slice, slice], l
     there is no inner mouth; a barely parted mouth shows its inside only where
     it is dark (no teeth fit there). An "inside" with the lips' own lightness
     or red is closed lips the mesh parted (``lip_toned_inside``,
-    ``lip_coloured_inside``).
+    ``lip_coloured_inside``). Teeth the mesh's lips cover are inside
+    (``visible_teeth``). Returns the lips' redness (0..1, window-sized).
     """
     size = lab.shape[:2]
     opening = mouth_opening(points)
@@ -797,7 +805,8 @@ def refine_mouth(coverage: dict[int, np.ndarray], window: tuple[slice, slice], l
     references = [float(np.median(lab[..., 1][core])) for label in (UPPER_LIP, LOWER_LIP)
                   if (core := coverage[label][window] > 0.99).any()]
     reference = max(references, default=float(skin.median[1]))
-    lips_red = cv2.GaussianBlur(skin.redness(lab, reference), (0, 0), 0.8)
+    redness = skin.redness(lab, reference)
+    lips_red = cv2.GaussianBlur(redness, (0, 0), 0.8)
     # an inside that looks like the lips (their lightness, or their red) is lip: the mesh opened a closed mouth
     inner = coverage[INNER_MOUTH][window] > 0.5
     lips = (coverage[UPPER_LIP][window] > 0.99) | (coverage[LOWER_LIP][window] > 0.99)
@@ -812,7 +821,68 @@ def refine_mouth(coverage: dict[int, np.ndarray], window: tuple[slice, slice], l
         coverage[INNER_MOUTH][:] = 0.0
     elif opening < 2.0 * MOUTH_OPEN:
         coverage[INNER_MOUTH][window] *= skin.darkness(lab)
+    if lips.any():
+        red = lips & (lips_red > 0.5)  # the lips' own pixels: the mesh's lips may cover the teeth
+        tone = float(np.median(lab[..., 0][red if red.sum() >= 0.3 * lips.sum() else lips]))
+        teeth = visible_teeth(lab, redness, points, mesh, tone)  # unblurred: a thin row of teeth keeps its pixels
+        np.maximum(coverage[INNER_MOUTH][window], teeth, out=coverage[INNER_MOUTH][window])
     return lips_red
+
+
+def visible_teeth(lab: np.ndarray, redness: np.ndarray, points: np.ndarray, lips: dict[int, np.ndarray],
+                  lips_lightness: float) -> np.ndarray:
+    """Float32 0/1 (window-sized): teeth between the lips, and the dark gaps next to them.
+
+    The mesh often keeps a smile's lips together over the teeth (its lip
+    polygons ``lips`` cover them). Teeth are far lighter than the lips, not
+    lip-red and white or yellowish (a gloss on a lip stays pink); they cross
+    the line between the inner lips, are enclosed by the lips
+    (``enclosed_pieces``: light background showing through a profile's lip
+    polygons is not) and cover a good share of the mouth (TEETH_SHARE).
+    Pixels far darker than the lips touching them (a smile's corners) are
+    inside too.
+    """
+    size = lab.shape[:2]
+    mouth = np.zeros(size, np.uint8)
+    for label in (UPPER_LIP, LOWER_LIP, INNER_MOUTH):
+        cv2.fillPoly(mouth, [np.rint(lips[label]).astype(np.int32)], 1)
+    xy = points[:, :2].astype(np.float32)
+    middle = (xy[list(LIPS_UPPER_INNER)] + xy[list(LIPS_LOWER_INNER)]) / 2.0
+    width = float(np.linalg.norm(middle[-1] - middle[0]))
+    margin = max(1, int(round(TEETH_MARGIN * width)))
+    inner = cv2.erode(mouth, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1,) * 2))
+    lightness = lab[..., 0].astype(np.float32)
+    a, b = lab[..., 1].astype(np.float32) - 128.0, lab[..., 2].astype(np.float32) - 128.0
+    whitish = (b >= a) | (a * a + b * b < TEETH_NEUTRAL_CHROMA ** 2)  # Lab hue of 45 degrees or more, or no hue
+    apart = (inner > 0) & (redness < 0.5)
+    bright = apart & whitish & (lightness > lips_lightness + TEETH_CONTRAST)
+    dark = apart & (lightness < lips_lightness - MOUTH_INSIDE_CONTRAST)
+    line = np.zeros(size, np.uint8)
+    cv2.polylines(line, [np.rint(middle).astype(np.int32)], False, 1, thickness=max(1, int(round(2 * TEETH_REACH * width))))
+    found = enclosed_pieces(touching(bright, (line > 0) & bright), inner, margin)
+    if found.sum() < TEETH_SHARE * max(int(inner.sum()), 1):
+        return np.zeros(size, np.float32)
+    inside = touching(found | dark, found).astype(np.uint8)
+    # the darker gaps between teeth are inside too: close them, never onto lip red or past the lips
+    inside = cv2.morphologyEx(inside, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)) & apart
+    return inside.astype(np.float32)
+
+
+def enclosed_pieces(mask: np.ndarray, region: np.ndarray, reach: int) -> np.ndarray:
+    """The connected parts of ``mask`` (bool) that mostly keep ``reach`` px away from ``region``'s outline.
+
+    Teeth are enclosed by the lips and meet the outline only at the corners;
+    light background showing through a profile's lip polygons runs along it.
+    """
+    count, pieces, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+    if count <= 1:
+        return mask
+    outline = (region > 0) & ~cv2.erode(region, np.ones((3, 3), np.uint8)).astype(bool)
+    near = cv2.dilate(outline.astype(np.uint8), np.ones((2 * reach + 1,) * 2, np.uint8)) > 0
+    share = np.bincount(pieces[near & mask], minlength=count) / np.maximum(stats[:, cv2.CC_STAT_AREA], 1)
+    keep = share < TEETH_ALONG_OUTLINE
+    keep[0] = False
+    return keep[pieces]
 
 
 def find_occluders(coverage: dict[int, np.ndarray], window: tuple[slice, slice], lab: np.ndarray,

@@ -389,3 +389,47 @@ def test_a_grey_scale_photo_has_no_occluders():
     oval = np.zeros(labels.shape, np.uint8)
     cv2.fillPoly(oval, [_poly(points, SKIN)], 1)
     assert (labels[oval > 0] == 0).mean() < 0.02
+
+
+def _teeth_band(points: np.ndarray, half_height: int) -> np.ndarray:
+    """Bool: a band along the line between the inner lips, short of the mouth corners."""
+    from app.core.face.regions import LIPS_LOWER_INNER, LIPS_UPPER_INNER
+
+    middle = (points[list(LIPS_UPPER_INNER), :2] + points[list(LIPS_LOWER_INNER), :2]) / 2.0
+    band = np.zeros((520, 512), np.uint8)
+    cv2.polylines(band, [np.rint(middle[2:-2]).astype(np.int32)], False, 1, thickness=2 * half_height + 1)
+    return band > 0
+
+
+def test_teeth_in_a_smile_the_mesh_keeps_closed_are_inner_mouth_and_a_lip_highlight_is_not():
+    points = _closed(_points())
+    image, hair = painted_face(points)
+    teeth = _teeth_band(points, 4) & np.isin(parse_painted(image, hair, points), (UPPER_LIP, LOWER_LIP))
+    image[teeth] = (238, 232, 215)
+    highlight = (slice(int(points[17, 1]) - 5, int(points[17, 1]) - 2), slice(int(points[17, 0]) - 2, int(points[17, 0]) + 2))
+    image[highlight] = (245, 240, 240)  # gloss on the lower lip, away from the line between the lips
+    labels = parse_painted(image, hair, points)
+    assert (labels[teeth] == INNER_MOUTH).mean() > 0.9
+    assert not (labels[highlight] == INNER_MOUTH).any()
+    assert (labels == INNER_MOUTH).sum() < 1.2 * teeth.sum()  # the inside stays between the lips
+    assert np.isin(labels, (UPPER_LIP, LOWER_LIP)).sum() > 300  # the lips around the teeth stay lips
+
+
+def test_light_background_through_a_profile_mouth_is_no_teeth():
+    """The mesh's lips reach past a profile's silhouette onto the sky: light, not red, but not enclosed by lips."""
+    points = _closed(_points())
+    image, hair = painted_face(points)
+    outside = np.zeros((520, 512), bool)
+    outside[int(points[13, 1]) - 4 : int(points[13, 1]) + 5, int(points[13, 0]) :] = True  # runs on out of the mouth
+    image[outside] = (238, 232, 215)
+    labels = parse_painted(image, hair, points)
+    assert not (labels == INNER_MOUTH).any()
+
+
+def test_a_pink_gloss_across_closed_lips_is_no_teeth():
+    points = _closed(_points())
+    image, hair = painted_face(points)
+    gloss = _teeth_band(points, 3) & np.isin(parse_painted(image, hair, points), (UPPER_LIP, LOWER_LIP))
+    image[gloss] = (250, 200, 215)  # light, less red than the lips, but pink: lipstick catching the light
+    labels = parse_painted(image, hair, points)
+    assert not (labels == INNER_MOUTH).any()
