@@ -304,11 +304,14 @@ class FaceParser:
         hair_crops = [hair_crop(d, self.settings.hair_scale, self.settings.hair_drop) for d in detections]
         previous = self._previous_hair
         if reuse_hair and temporal and previous is not None and previous.shape == (height, width):
-            hair = previous.astype(np.float32) * np.float32(1.0 / 255.0)
+            hair = previous.astype(np.float32) * np.float32(1.0 / 255.0)  # already only what the heads grow
         else:
             hair = self.segment_hair(frame, hair_crops, temporal) if self.hair_model and detections else None
-        if hair is not None and landmarks:
-            hair = attached_hair(hair, landmarks, union_roi([crop_bounds(c) for c in hair_crops], [], width, height))
+            if hair is not None and landmarks:
+                hair = attached_hair(hair, landmarks, union_roi([crop_bounds(c) for c in hair_crops], [], width, height))
+            if hair is not None and temporal:
+                # the next frame's prior (and reuse): without the clothes, so the model is not told they were hair
+                self._previous_hair = np.floor(hair * 255.0).astype(np.uint8)
         if self.hair_model is not None:
             timings["hair"] = (time.perf_counter() - t0) * 1e3
         t1 = time.perf_counter()
@@ -350,8 +353,6 @@ class FaceParser:
             back = cv2.warpAffine(prob, shifted, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                                   borderMode=cv2.BORDER_CONSTANT, borderValue=0)
             np.maximum(hair[y0:y1, x0:x1], back, out=hair[y0:y1, x0:x1])
-        if temporal:
-            self._previous_hair = np.floor(hair * 255.0).astype(np.uint8)
         return hair
 
 

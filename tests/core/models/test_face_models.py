@@ -114,3 +114,20 @@ def test_tracker_runs_the_hair_model_every_nth_frame(face_models_dir, monkeypatc
     results = [tracker.process(face_image()) for _ in range(6)]
     assert len(calls) == 2  # frames 0 and 3
     assert all((r.labels == 10).any() for r in results)  # the reused mask still labels hair
+
+
+def test_hair_no_head_grows_is_dropped_in_streams_and_from_the_next_frames_prior(face_models_dir):
+    """A green (tiny-model "hair") dress far below the face: never hair, fresh or reused, nor in the prior."""
+    from app.core.face.parsing import hair_crop
+    from app.core.face.tracking import FaceTracker, TrackerSettings
+
+    image = face_image(320, 480)
+    image[350:390, 100:220] = (30, 220, 40)
+    parser = load_face_parser(face_models_dir)
+    crop = hair_crop(parser.detector.detect(image)[0], parser.settings.hair_scale, parser.settings.hair_drop)
+    assert (parser.segment_hair(image, [crop], False)[350:390, 100:220] > 0.5).any()  # the hair model calls it hair
+    tracker = FaceTracker(parser, TrackerSettings(hair_every=2))
+    results = [tracker.process(image) for _ in range(4)]  # (the tiny mesh grows a little on each re-fit)
+    assert all((r.labels == 10).any() for r in results)  # the head's hair stays
+    assert not any((r.labels[350:390, 100:220] == 10).any() for r in results)
+    assert not parser._previous_hair[350:390, 100:220].any()
