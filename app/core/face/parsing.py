@@ -813,7 +813,11 @@ def refine_mouth(coverage: dict[int, np.ndarray], window: tuple[slice, slice], l
     lips = (coverage[UPPER_LIP][window] > 0.99) | (coverage[LOWER_LIP][window] > 0.99)
     closed = (opening < MOUTH_OPEN or lip_toned_inside(inner, lips, lab[..., 0])
               or lip_coloured_inside(inner, lips_red, reference - float(skin.median[1])))
-    grown, mesh = lip_polygons(points, closed=closed), lip_polygons(points, grow=1.0, closed=closed)
+    mesh = lip_polygons(points, grow=1.0, closed=closed)
+    # beyond the mesh's lip line only the lips' red decides; where colour cannot tell (lips no redder
+    # than the skin, as on dark skin) the lips keep the mesh's line: grown blindly they take the skin
+    colour_tells = reference - float(skin.median[1]) >= LIP_CONTRAST_MIN
+    grown = lip_polygons(points, closed=closed) if colour_tells else mesh
     for label in (UPPER_LIP, LOWER_LIP):
         # the mesh's own lip stays (the dark line where the lips meet is not red); beyond it, only red
         _replace(coverage, label, window, np.maximum(_window_coverage(mesh[label], size),

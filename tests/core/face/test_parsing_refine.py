@@ -433,3 +433,23 @@ def test_a_pink_gloss_across_closed_lips_is_no_teeth():
     image[gloss] = (250, 200, 215)  # light, less red than the lips, but pink: lipstick catching the light
     labels = parse_painted(image, hair, points)
     assert not (labels == INNER_MOUTH).any()
+
+
+def test_lips_no_redder_than_the_skin_keep_the_mesh_line():
+    """Dark skin, brown lips: colour cannot tell lip from skin, so the lips are not grown past the mesh."""
+    from app.core.face.regions import lip_polygons
+
+    points = _closed(_points())
+    image, hair = painted_face(points)
+    skin = (image == SKIN_RGB).all(axis=-1)
+    image[skin] = (120, 80, 60)
+    lips = (image == LIP_RGB).all(axis=-1)
+    image[lips] = (100, 66, 50)  # the skin's own hue, a little darker
+    labels = parse_painted(image, hair, points)
+    mesh = np.zeros(labels.shape, np.uint8)
+    for label, polygon in lip_polygons(points, grow=1.0, closed=True).items():
+        if label != INNER_MOUTH:
+            cv2.fillPoly(mesh, [np.rint(polygon).astype(np.int32)], 1)
+    labelled = np.isin(labels, (UPPER_LIP, LOWER_LIP))
+    assert labelled.sum() > 0.8 * mesh.sum()
+    assert (labelled & (mesh == 0)).sum() < 0.08 * mesh.sum()  # grown blindly: 18 % of the mesh lips beyond them
