@@ -5,6 +5,10 @@
 - Face mesh: always returns TEMPLATE (a drawn face: known eye/brow/lip/nose
   places, the person's left on the crop's right) and presence logit 8.
 - Hair: "green is hair": logit = (green - 0.5)·30.
+- Person (the selfie segmenter's signature, replacing tests.tiny_models' "red
+  is person" where both are written): "bright red or green is person": logit =
+  (max(red, green) - 0.7)·30, so the face and its hair are person; a dull
+  green (150) is hair to the hair model but no person.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from tests.tiny_models import _const, _model
 YUNET_FILE = "face_detection_yunet_2026may.onnx"
 MESH_FILE = "mediapipe_face_landmark_468_192x192.onnx"
 HAIR_FILE = "mediapipe_hair_segmentation_512x512.onnx"
+PERSON_FILE = "mediapipe_selfie_segmentation_256x256.onnx"
 
 
 def _ellipse(indices, cx, cy, rx, ry, start=np.pi, end=-np.pi) -> dict[int, tuple[float, float]]:
@@ -137,7 +142,25 @@ def hair_model() -> onnx.ModelProto:
     )
 
 
-TINY_FACE_MODELS = {YUNET_FILE: yunet_model, MESH_FILE: face_mesh_model, HAIR_FILE: hair_model}
+def person_model() -> onnx.ModelProto:
+    nodes = [
+        _const("rg_s", np.array([0], np.int64)), _const("rg_e", np.array([2], np.int64)), _const("rg_a", np.array([3], np.int64)),
+        helper.make_node("Slice", ["input_1:0", "rg_s", "rg_e", "rg_a"], ["red_green"]),
+        helper.make_node("ReduceMax", ["red_green"], ["brightest"], axes=[3], keepdims=1),  # opset 17: axes attribute
+        _const("limit", np.array(0.7, np.float32)), _const("k", np.array(30.0, np.float32)),
+        helper.make_node("Sub", ["brightest", "limit"], ["c"]),
+        helper.make_node("Mul", ["c", "k"], ["logit"]),
+        helper.make_node("Sigmoid", ["logit"], ["activation_10"]),
+    ]
+    return _model(
+        nodes,
+        [helper.make_tensor_value_info("input_1:0", TensorProto.FLOAT, [1, 256, 256, 3])],
+        [helper.make_tensor_value_info("activation_10", TensorProto.FLOAT, [1, 256, 256, 1])],
+        "tiny_person",
+    )
+
+
+TINY_FACE_MODELS = {YUNET_FILE: yunet_model, MESH_FILE: face_mesh_model, HAIR_FILE: hair_model, PERSON_FILE: person_model}
 
 
 def write_tiny_face_models(folder: Path) -> Path:

@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from app.core.errors import SettingsError
     from app.core.models import SessionConfig
     from app.core.face.batch import PARSE_OUTPUTS, ParseBatch, plan_parse_jobs
-    from app.core.face.parsing import HAIR_MODEL, PARSER_MODELS, ParserSettings, load_face_parser
+    from app.core.face.parsing import HAIR_MODEL, PARSER_MODELS, PERSON_MODEL, ParserSettings, load_face_parser
     from app.core.face.parts import PartSelection
     from app.core.matting.still import StillPipeline, StillSettings
 
@@ -55,13 +55,18 @@ def run(args: argparse.Namespace) -> int:
         raise SettingsError("no input images found")
     config = SessionConfig(args.provider, args.threads)
     provided = provide_models(
-        args, list(PARSER_MODELS) + [matting_name(args)] * parts.needs_person, () if args.no_hair else (HAIR_MODEL,)
+        args, list(PARSER_MODELS) + [matting_name(args)] * parts.needs_person,
+        () if args.no_hair else (HAIR_MODEL, PERSON_MODEL),
     )
     hair = not args.no_hair and HAIR_MODEL not in provided.skipped
     if not args.no_hair and not hair:  # degrade: everything but the hair class still works
         print(f"livematte: warning: no hair model ({provided.skipped[HAIR_MODEL]}): the labels have no hair class; "
               "fetch it with `livematte models fetch hair`, or pass --no-hair to skip it", file=sys.stderr)
-    parser = load_face_parser(args.models_dir, config, ParserSettings(hair=hair))
+    person = hair and PERSON_MODEL not in provided.skipped
+    if hair and not person:  # degrade: hair is labelled, but not kept inside the person
+        print(f"livematte: warning: no person model ({provided.skipped[PERSON_MODEL]}): hair may spill onto the "
+              f"background; fetch it with `livematte models fetch {PERSON_MODEL}`", file=sys.stderr)
+    parser = load_face_parser(args.models_dir, config, ParserSettings(hair=hair, person=person))
     person_matte = None
     if parts.needs_person:
         pipeline = StillPipeline(load_matting_model(args), StillSettings())

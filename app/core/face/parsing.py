@@ -25,6 +25,7 @@ from app.core.face.regions import (
     NUM_LABELS, RIGHT_BROW, RIGHT_EYE_ID, SKIN, UPPER_LIP, brow_extent, brow_polygons, eye_distance, eye_outline,
     forehead_polygon, lip_polygons, mouth_opening, region_indices, region_polygons, scaled_about,
 )
+from app.core.models.base import MattingModel
 from app.core.models.face_mesh import FaceCrop, FaceMesh, FaceMeshModel, crop_from_eyes, crop_from_landmarks
 from app.core.models.hair import HAIR_SIZE, HairSegmenter
 from app.core.models.yunet import FaceDetection, YuNetDetector
@@ -55,6 +56,7 @@ TEETH_ALONG_OUTLINE = 0.25  # share of a light piece near the lips' outline abov
 SKIN_ISLAND = 0.05  # skin pieces smaller than this share of the face's largest are not face
 HAIR_REACH = 0.6  # eye distances around the face (mesh and forehead) within which a head's hair must start
 HAIR_SOFT_REACH = 0.1  # eye distances of soft (under 0.5) hair probability kept around the hair that is kept
+HAIR_PERSON_MIN = 0.3  # person alpha under which no pixel is hair (the hair model spills onto dark background)
 OCCLUDER_AREA = 0.02  # smallest occluder, in eye distances squared (a fingertip-sized patch)
 
 
@@ -69,7 +71,9 @@ class ParserSettings:
     itself doubts (back of heads, false detections). refine: a second mesh pass
     on the crop implied by the first (+3-4 ms a face, steadier on profiles).
     refine_parts: let the face's own pixels shape the parts (forehead up to the
-    hairline, brows, lips, occluders; see ``refine_face``)."""
+    hairline, brows, lips, occluders; see ``refine_face``). person: keep hair
+    inside the person, by a person segmenter's alpha on stills (streams hand
+    in their own matte)."""
 
     mesh_scale: float = 1.5
     hair_scale: float = 3.2
@@ -78,6 +82,7 @@ class ParserSettings:
     min_presence: float = 0.5
     refine: bool = True
     refine_parts: bool = True
+    person: bool = True
 
     def __post_init__(self) -> None:
         if not 1.0 <= self.mesh_scale <= 3.0 or not 1.0 <= self.hair_scale <= 5.0:
@@ -220,10 +225,12 @@ class FaceParser:
         mesh: FaceMeshModel,
         hair: HairSegmenter | None = None,
         settings: ParserSettings = ParserSettings(),
+        person: MattingModel | None = None,
     ) -> None:
         self.detector = detector
         self.mesh = mesh
         self.hair_model = hair if settings.hair else None
+        self.person_model = person if settings.person else None
         self.settings = settings
         self._previous_hair: np.ndarray | None = None  # frame-sized uint8, for streams
 
@@ -231,17 +238,23 @@ class FaceParser:
         """Forgets the previous hair mask (new source, seek, scene cut)."""
         self._previous_hair = None
 
-    def parse(self, frame: np.ndarray, *, temporal: bool = False) -> FaceParse:
+    def parse(self, frame: np.ndarray, *, temporal: bool = False, person: np.ndarray | None = None) -> FaceParse:
         """Parses every face in ``frame`` (RGB uint8 H×W×3).
 
         ``temporal``: feed the previous frame's hair mask back (streams of one
         source); stills leave it off so photos do not influence each other.
+        ``person``: the person's alpha (H×W float32) where the caller has one;
+        else the parser's person segmenter makes one when there is hair to keep in.
         """
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         detections = self.detector.detect(frame)
         timings["detect"] = (time.perf_counter() - t0) * 1e3
-        return self.parse_detections(frame, detections, temporal=temporal, timings=timings)
+        if person is None and detections and self.hair_model is not None and self.person_model is not None:
+            t1 = time.perf_counter()
+            person = self.person_model.infer(frame).alpha
+            timings["person"] = (time.perf_counter() - t1) * 1e3
+        return self.parse_detections(frame, detections, temporal=temporal, timings=timings, person=person)
 
     def parse_detections(
         self,
@@ -251,6 +264,7 @@ class FaceParser:
         crops: list[FaceCrop] | None = None,
         temporal: bool = False,
         timings: dict[str, float] | None = None,
+        person: np.ndarray | None = None,
     ) -> FaceParse:
         """The rest of ``parse`` for known faces; ``crops`` overrides the mesh crops (tracking)."""
         timings = {} if timings is None else timings
@@ -260,7 +274,7 @@ class FaceParser:
         kept = [(d, m) for d, m in zip(detections, meshes) if m.presence >= self.settings.min_presence]
         timings["landmarks"] = (time.perf_counter() - t0) * 1e3
         return self.build(frame, [d for d, _ in kept], [m.points for _, m in kept], [m.presence for _, m in kept],
-                          temporal=temporal, timings=timings)
+                          temporal=temporal, timings=timings, person=person)
 
     def mesh_crop(self, detection: FaceDetection) -> FaceCrop:
         """The first crop for a detected face.
@@ -292,11 +306,13 @@ class FaceParser:
         temporal: bool = False,
         timings: dict[str, float] | None = None,
         reuse_hair: bool = False,
+        person: np.ndarray | None = None,
     ) -> FaceParse:
         """Hair + rasterisation for faces whose landmarks are known (also smoothed ones).
 
         ``reuse_hair`` (streams only) takes the previous frame's hair mask instead of
-        running the hair model, which is most of the parse time.
+        running the hair model, which is most of the parse time. ``person``: the
+        person's alpha (frame-sized); no hair where it is under HAIR_PERSON_MIN.
         """
         timings = {} if timings is None else timings
         height, width = frame.shape[:2]
@@ -312,6 +328,11 @@ class FaceParser:
             if hair is not None and temporal:
                 # the next frame's prior (and reuse): without the clothes, so the model is not told they were hair
                 self._previous_hair = np.floor(hair * 255.0).astype(np.uint8)
+        if hair is not None and person is not None and person.shape == hair.shape:
+            # after the prior: the next frame brings its own matte. Hair is zero outside its crops;
+            # ``hair`` is this call's own array on every path, so it is changed in place.
+            x0, y0, x1, y1 = union_roi([crop_bounds(c) for c in hair_crops], [], width, height)
+            hair[y0:y1, x0:x1][person[y0:y1, x0:x1] < HAIR_PERSON_MIN] = 0.0
         if self.hair_model is not None:
             timings["hair"] = (time.perf_counter() - t0) * 1e3
         t1 = time.perf_counter()
@@ -933,17 +954,27 @@ def find_occluders(coverage: dict[int, np.ndarray], window: tuple[slice, slice],
 
 PARSER_MODELS = ("yunet", "face_mesh")  # what face parsing needs; HAIR_MODEL adds the hair class
 HAIR_MODEL = "hair"
+PERSON_MODEL = "selfie"  # keeps stills' hair inside the person (cheap: 256x256)
 
 
 def load_face_parser(models_dir=None, config=None, settings: ParserSettings = ParserSettings()) -> FaceParser:
-    """Loads YuNet, the face mesh and (if ``settings.hair``) the hair model.
+    """Loads YuNet, the face mesh, (if ``settings.hair``) the hair model and, with
+    ``settings.person`` too, the person segmenter if its weights are there (without
+    them hair is not kept to the person: the labels are as before, nothing fails).
 
     Raises:
         ModelMissingError, ModelCorruptError: weights absent or not the expected model.
     """
+    from app.core.errors import ModelMissingError
     from app.core.models import SessionConfig, load_model
 
     config = config or SessionConfig()
     detector, mesh = (load_model(name, models_dir, config) for name in PARSER_MODELS)
     hair = load_model(HAIR_MODEL, models_dir, config) if settings.hair else None
-    return FaceParser(detector, mesh, hair, settings)  # type: ignore[arg-type]
+    person = None
+    if hair is not None and settings.person:
+        try:
+            person = load_model(PERSON_MODEL, models_dir, config)
+        except ModelMissingError:
+            person = None
+    return FaceParser(detector, mesh, hair, settings, person)  # type: ignore[arg-type]

@@ -75,8 +75,8 @@ class FaceTracker:
         self.frame_index = 0
         self.parser.reset()
 
-    def process(self, frame: np.ndarray) -> FaceParse:
-        """Parses ``frame`` (RGB uint8) using and updating the tracks."""
+    def process(self, frame: np.ndarray, person: np.ndarray | None = None) -> FaceParse:
+        """Parses ``frame`` (RGB uint8) using and updating the tracks; ``person``: the stream's own matte."""
         timings: dict[str, float] = {}
         reuse_hair = self.frame_index % self.settings.hair_every != 0
         if not self.tracks or self.frame_index % self.settings.detect_every == 0:
@@ -100,7 +100,7 @@ class FaceTracker:
         timings["landmarks"] = (time.perf_counter() - t1) * 1e3
         return self.parser.build(
             frame, [t.detection for t in alive], [t.points for t in alive], [t.presence for t in alive],  # type: ignore[misc]
-            temporal=True, timings=timings, reuse_hair=reuse_hair,
+            temporal=True, timings=timings, reuse_hair=reuse_hair, person=person,
         )
 
     def _update_tracks(self, detections: list[FaceDetection]) -> None:

@@ -185,10 +185,11 @@ class LiveProcessor:
         if self.faces is not None and same_session:
             return
         from app.core.face.tracking import FaceTracker
-        from app.core.face.parsing import load_face_parser
+        from app.core.face.parsing import ParserSettings, load_face_parser
 
-        try:
-            parser = load_face_parser(self.models_dir, SessionConfig(settings.provider, settings.threads))
+        try:  # no person segmenter: the stream's own matte keeps the hair inside the person
+            parser = load_face_parser(self.models_dir, SessionConfig(settings.provider, settings.threads),
+                                      ParserSettings(person=False))
         except ModelError as exc:
             self.faces, self.overlay_error = None, f"face overlay off: {exc}"
             return
@@ -283,7 +284,7 @@ class LiveProcessor:
         from app.core.face.parts import part_boxes
 
         with timer.stage("overlay"):
-            parse = self.faces.process(frame)
+            parse = self.faces.process(frame, result.alpha)
             result.labels = parse.labels
             result.parts = [b for b in part_boxes(parse.labels, parse.roi) if _class_id(b.label) in settings.overlay_classes]
             base = result.foreground if result.foreground is not None else frame

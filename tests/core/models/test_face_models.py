@@ -131,3 +131,23 @@ def test_hair_no_head_grows_is_dropped_in_streams_and_from_the_next_frames_prior
     assert all((r.labels == 10).any() for r in results)  # the head's hair stays
     assert not any((r.labels[350:390, 100:220] == 10).any() for r in results)
     assert not parser._previous_hair[350:390, 100:220].any()
+
+
+def test_hair_stays_inside_the_person(face_models_dir):
+    """The hair model's spill onto background beside the head (dull green: no person there) is not hair."""
+    from app.core.face.parsing import ParserSettings
+
+    image = face_image()
+    spill = (slice(64, 120), slice(208, 280))
+    image[spill] = (30, 150, 40)  # joined to the head's hair: hair to the hair model, but no person
+    parse = load_face_parser(face_models_dir).parse(image)
+    assert "person" in parse.timings
+    assert not (parse.labels[64:120, 214:280] == 10).any()  # (the segmenter's soft edge: a few px)
+    kept = load_face_parser(face_models_dir, settings=ParserSettings(person=False)).parse(image)
+    assert (kept.labels[spill] == 10).mean() > 0.9  # what the person segmenter took away
+    head = (slice(64, 120), slice(112, 208))
+    assert (kept.labels[head] == 10).mean() > 0.5
+    np.testing.assert_array_equal(parse.labels[head], kept.labels[head])  # the head's own hair is untouched
+    given = np.zeros(image.shape[:2], np.float32)
+    given[:, :208] = 1.0  # a caller's own matte (the live view's) is used as it is
+    assert not (load_face_parser(face_models_dir).parse(image, person=given).labels[spill] == 10).any()
