@@ -11,8 +11,13 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from app.core.media.image_io import InputLimits
+from app.service.engine import ServiceLimits
+
 # the service answers its own machine's names only (DNS-rebinding guard): the in-process client must use one
 LOCAL = "http://127.0.0.1"
+# small enough that the tests reach every limit with tiny requests
+LIMITS = ServiceLimits(max_request_bytes=600_000, image=InputLimits(32, 2048, 300_000), max_pending=8)
 
 
 def local_client(app: FastAPI) -> TestClient:

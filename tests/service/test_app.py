@@ -9,16 +9,14 @@ from concurrent.futures import ThreadPoolExecutor
 import cv2
 import numpy as np
 import pytest
-from tests.service.helpers import local_client
+from tests.service.helpers import LIMITS, local_client
 
-from app.core.media.image_io import InputLimits
 from app.core.body.pose import KEYPOINT_NAMES
 from app.service.app import create_app
 from app.service.engine import ServiceLimits, load_engine
 from tests.tiny_models import person_image, write_tiny_models
 from tests.tiny_pose_models import write_tiny_pose_models
 
-LIMITS = ServiceLimits(max_request_bytes=600_000, image=InputLimits(32, 2048, 300_000), max_pending=8)
 
 
 @pytest.fixture(scope="module")
@@ -26,16 +24,6 @@ def models_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("service_models")
     write_tiny_models(folder)
     return write_tiny_pose_models(folder)
-
-
-@pytest.fixture(scope="module")
-def engine(models_dir):
-    return load_engine("selfie", str(models_dir), limits=LIMITS)
-
-
-@pytest.fixture(scope="module")
-def client(engine):
-    return local_client(create_app(engine))
 
 
 def _png(image: np.ndarray) -> bytes:

@@ -8,17 +8,15 @@ import io
 import cv2
 import numpy as np
 import pytest
-from tests.service.helpers import local_client
+from tests.service.helpers import LIMITS, local_client
 from PIL import Image
 
 from app.core.face.regions import HAIR, LABEL_NAMES, SKIN
-from app.core.media.image_io import InputLimits
 from app.service.app import create_app
-from app.service.engine import ServiceLimits, load_engine
+from app.service.engine import load_engine
 from tests.tiny_face_models import face_image, write_tiny_face_models
 from tests.tiny_models import write_tiny_models
 
-LIMITS = ServiceLimits(max_request_bytes=600_000, image=InputLimits(32, 2048, 300_000), max_pending=8)
 TC = {"X-TC-Action": "SegmentCustomizedPortraitPic"}
 
 
@@ -44,16 +42,6 @@ HUGE_FILE = _b64(b"\x89PNG" + bytes(400_000))
 @pytest.fixture(scope="module")
 def models_dir(tmp_path_factory):
     return write_tiny_face_models(write_tiny_models(tmp_path_factory.mktemp("face_service_models")))
-
-
-@pytest.fixture(scope="module")
-def engine(models_dir):
-    return load_engine("selfie", str(models_dir), limits=LIMITS)
-
-
-@pytest.fixture(scope="module")
-def client(engine):
-    return local_client(create_app(engine))
 
 
 def _tc(client, body, headers=TC):
