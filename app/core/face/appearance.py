@@ -29,6 +29,9 @@ SKIN_SIGMA_FLOOR = (6.0, 2.5, 2.5)  # Lab levels: no model is sharper than the c
 FOREIGN_HUE_DEGREES = 30.0
 FOREIGN_GREY = 0.4
 FOREIGN_VIVID = 3.0
+# a specular highlight takes the light's hue: pixels this many L levels (0..255) above the skin keep only the
+# vivid test (a shine on a chin measured +78 levels at a hue 40 degrees off the skin's)
+FOREIGN_HIGHLIGHT = 48.0
 FOREIGN_MIN_CHROMA = 6.0  # skin chroma (Lab levels) below which hue means nothing: a grey-scale photo
 
 
@@ -85,7 +88,7 @@ class SkinModel:
         return np.clip((far - distance) / (far - near), 0.0, 1.0).astype(np.float32)
 
     def foreign(self, lab: np.ndarray) -> np.ndarray:
-        """Bool: a colour no skin of this face has: another hue, grey or black, or vivid.
+        """Bool: a colour no skin of this face has: another hue (not on a highlight), grey or black, or vivid.
 
         Stricter than ``likeness``: folds, stubble, make-up and the shaded side
         of the face stay skin; gloves, microphones and lenses do not.
@@ -102,7 +105,8 @@ class SkinModel:
         boost = np.clip(self.median[0] / np.maximum(lab[..., 0], 1.0), 1.0, 3.0)
         grey = (chroma * boost < FOREIGN_GREY * skin_chroma) & (lab[..., 0] <= self.median[0])
         cosine = (a * skin_a + b * skin_b) / (np.maximum(chroma, 1e-3) * skin_chroma)
-        off_hue = (cosine < np.cos(np.radians(FOREIGN_HUE_DEGREES))) & (chroma * boost >= FOREIGN_GREY * skin_chroma)
+        off_hue = ((cosine < np.cos(np.radians(FOREIGN_HUE_DEGREES))) & (chroma * boost >= FOREIGN_GREY * skin_chroma)
+                   & (lab[..., 0] <= self.median[0] + FOREIGN_HIGHLIGHT))
         return grey | vivid | off_hue
 
     def darkness(self, lab: np.ndarray, margin: float = 10.0, ramp: float = 14.0) -> np.ndarray:

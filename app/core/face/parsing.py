@@ -22,7 +22,7 @@ from app.core.face.appearance import SkinModel, dark_split, enclosed_holes, larg
 from app.core.face.regions import (
     BROW_CONTEXT, HAIR, INNER_MOUTH, LEFT_BROW, LEFT_EYE_ID, LIPS_LOWER_INNER, LIPS_LOWER_OUTER, LIPS_UPPER_INNER,
     LIPS_UPPER_OUTER, LOWER_LIP, MOUTH_OPEN,
-    NUM_LABELS, RIGHT_BROW, RIGHT_EYE_ID, SKIN, UPPER_LIP, brow_extent, brow_polygons, eye_distance, eye_outline,
+    NUM_LABELS, RIGHT_BROW, RIGHT_EYE_ID, SKIN, UPPER_LIP, brow_extent, brow_polygons, eye_distance, eye_ellipse, eye_outline,
     forehead_polygon, lip_polygons, mouth_opening, region_indices, region_polygons, scaled_about,
 )
 from app.core.models.base import MattingModel
@@ -35,6 +35,7 @@ DRAW_ORDER = (8, 7, 9, 4, 5, 2, 3, 6, HAIR, 1)
 SUBPIXEL_BITS = 4  # fillPoly fixed-point: polygons are placed to 1/16 px
 SUPERSAMPLE = 4  # coverage in 1/16 steps per pixel
 SUNGLASSES_SHARE = 0.75  # share of the ring around an eye a lens darkens or tints (bare eyes measured 0.08-0.61)
+LENS_REACH = (1.15, 0.9)  # half width, half height (eye widths) of the largest lens around an eye
 LENS_DARKNESS = 0.45  # lens pixels: under this share of the same side's cheek lightness
 LEFT_CHEEK, RIGHT_CHEEK = 425, 205  # mid-cheek landmarks, below where any lens reaches
 MIN_SKIN_SHARE = 0.4  # of the mesh oval that must look like the sampled skin for the image to guide the parts
@@ -934,10 +935,14 @@ def find_occluders(coverage: dict[int, np.ndarray], window: tuple[slice, slice],
         lens_like = foreign | (lab[..., 0] < LENS_DARKNESS * local_lightness(lab, points[cheek], 0.1 * unit))
         if not ring.any() or float(lens_like[ring].mean()) < SUNGLASSES_SHARE:
             continue
-        occluded |= touching(lens_like & lens_area, coverage[label][window] > 0.5)
-        coverage[label][:] = 0.0
+        # the whole lens: what is not skin around the eye, out to a large pair's rim (the test ring is
+        # the eye's own shape grown, which leaves the lower half of a round lens as skin)
         # the frame and the lens's top are as dark as brow hair: the brow behind them keeps only its mesh strip
-        _replace(coverage, brow, window, _window_coverage(points[list(region_indices()[brow][0])], size))
+        strip = _window_coverage(points[list(region_indices()[brow][0])], size)
+        rim = _window_mask(eye_ellipse(eye, points, *LENS_REACH), size) & (strip < 0.5)
+        occluded |= touching((lens_like | (skin_like < 0.5)) & rim, coverage[label][window] > 0.5)
+        coverage[label][:] = 0.0
+        _replace(coverage, brow, window, strip)
     natural = np.zeros(size, bool)
     for label, polygon in brow_polygons(points, BROW_CONTEXT).items():
         natural |= _window_mask(polygon, size)

@@ -205,6 +205,16 @@ def scaled_about(polygon: np.ndarray, points: np.ndarray, across: float, along: 
     return (centre + np.outer(rel @ ax * across, ax) + np.outer(rel @ down * along, down)).astype(np.float32)
 
 
+def eye_ellipse(eye: np.ndarray, points: np.ndarray, half_width: float, half_height: float) -> np.ndarray:
+    """A 48-point ellipse about ``eye``'s centroid, along the face's axes; half axes in eye widths."""
+    across, down = face_axes(points)
+    centre = eye.mean(axis=0)
+    width = float(np.ptp((eye - centre) @ across))
+    angles = np.linspace(0.0, 2.0 * np.pi, 48, endpoint=False)
+    return (centre + np.outer(np.cos(angles) * half_width * width, across)
+            + np.outer(np.sin(angles) * half_height * width, down)).astype(np.float32)
+
+
 LIP_GROW = 1.2  # lips reach past the mesh's outer lip line; the image trims them back
 BROW_CONTEXT = (1.3, 4.0)  # where the brow's dark tone is told from the skin's
 # The mesh's brow strip is a thin line through the brow; on close-ups the brow hair (what

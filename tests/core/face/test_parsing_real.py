@@ -60,6 +60,9 @@ def test_sunglasses_are_not_eyes(parses):
         inner = face.landmarks[133 if eye_corner == 33 else 362, :2]
         cx, cy = int(round((x + inner[0]) / 2)), int(round((y + inner[1]) / 2))
         assert (labels[cy - 2:cy + 3, cx - 2:cx + 3] == 0).mean() > 0.8
+        # her lenses are large and round: their lower half, well below the eye, is lens too, not skin
+        below = cy + int(round(0.6 * np.linalg.norm(face.landmarks[eye_corner, :2] - inner)))
+        assert (labels[below - 1:below + 2, cx - 1:cx + 2] == 0).all()
 
 
 @pytest.mark.parametrize("name", FRONTAL + ("bgmatting_1000_img.png",))  # girl-1: a cap brim shades the fringe

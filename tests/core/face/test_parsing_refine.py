@@ -176,6 +176,23 @@ def test_sunglasses_hide_the_eyes():
     assert np.isin(parse_painted(bare, hair, points), (LEFT_EYE_ID, RIGHT_EYE_ID)).sum() > 500
 
 
+def test_large_round_sunglasses_are_not_skin_down_to_their_rim():
+    """Lenses far taller than the eye, their lower half lighter (sky reflected): all of each lens is left out."""
+    points = _points()
+    image, hair = painted_face(points)
+    dark, reflection = (25, 22, 20), (95, 105, 120)
+    for label in (LEFT_EYE_ID, RIGHT_EYE_ID):
+        centre = tuple(int(v) for v in _poly(points, label).mean(axis=0))
+        cv2.circle(image, centre, 52, dark, -1)
+        cv2.ellipse(image, centre, (50, 50), 0, 20, 160, reflection, -1)  # the lower part, below the eye
+    labels = parse_painted(image, hair, points)
+    lens = (image == dark).all(axis=-1) | (image == reflection).all(axis=-1)
+    behind_frame = np.isin(parse_painted(image, hair, points, refine=False), (2, 3))  # brows keep their mesh strip
+    assert (labels[lens & ~behind_frame] == 0).mean() > 0.95
+    assert (labels[(image == reflection).all(axis=-1)] == SKIN).mean() < 0.05
+    assert (labels == SKIN).sum() > 0.5 * (parse_painted(*painted_face(points), points) == SKIN).sum()
+
+
 def test_an_occluder_over_the_cheek_and_lips_is_not_face():
     points = _closed(_points())
     image, hair = painted_face(points)
@@ -191,6 +208,17 @@ def test_an_occluder_over_the_cheek_and_lips_is_not_face():
     assert np.isin(labels, (UPPER_LIP,)).sum() > 200  # the uncovered lip stays lip
     # the rest of the face is still face: the occluders took only their own pixels
     assert ((labels == 0) & ~glove & ~grey & (parse_painted(*painted_face(points), points) == SKIN)).sum() < 200
+
+
+def test_a_shine_on_the_chin_is_skin_not_an_occluder():
+    """A specular highlight takes the light's (yellow) hue; it is far brighter than any occluder in front."""
+    points = _closed(_points())
+    image, hair = painted_face(points)
+    shine = (int(points[152, 0]) + 20, int(points[152, 1]) - 24)  # beside the chin's point, inside the oval
+    cv2.circle(image, shine, 10, (255, 250, 212), -1)
+    labels = parse_painted(image, hair, points)
+    patch = (image == (255, 250, 212)).all(axis=-1)
+    assert (labels[patch] == SKIN).mean() > 0.9
 
 
 def _parted(points: np.ndarray) -> np.ndarray:
