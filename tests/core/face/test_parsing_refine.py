@@ -355,6 +355,9 @@ def test_an_inside_with_the_lips_lightness_is_no_open_mouth():
     teeth = lightness.copy()
     teeth[15:25, :30], teeth[15:25, 30:] = 230, 35  # teeth and the dark behind them
     assert not lip_toned_inside(inner, lips, teeth)
+    smile = lightness.copy()
+    smile[15:25, :33] = 175  # teeth in the shade of a smile over 55 % of the inside; gums and tongue lip-toned
+    assert not lip_toned_inside(inner, lips, smile)
 
 
 def test_pale_lips_parted_by_the_mesh_over_a_closed_mouth_have_no_inside():
