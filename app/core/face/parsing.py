@@ -935,10 +935,10 @@ def find_occluders(coverage: dict[int, np.ndarray], window: tuple[slice, slice],
         lens_like = foreign | (lab[..., 0] < LENS_DARKNESS * local_lightness(lab, points[cheek], 0.1 * unit))
         if not ring.any() or float(lens_like[ring].mean()) < SUNGLASSES_SHARE:
             continue
-        # the whole lens: what is not skin around the eye, out to a large pair's rim (the test ring is
-        # the eye's own shape grown, which leaves the lower half of a round lens as skin)
         # the frame and the lens's top are as dark as brow hair: the brow behind them keeps only its mesh strip
         strip = _window_coverage(points[list(region_indices()[brow][0])], size)
+        # the whole lens: what is not skin around the eye, out to a large pair's rim (the test ring is
+        # the eye's own shape grown, which leaves the lower half of a round lens as skin)
         rim = _window_mask(eye_ellipse(eye, points, *LENS_REACH), size) & (strip < 0.5)
         occluded |= touching((lens_like | (skin_like < 0.5)) & rim, coverage[label][window] > 0.5)
         coverage[label][:] = 0.0
