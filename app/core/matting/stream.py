@@ -209,6 +209,9 @@ class StreamPipeline:
             else:
                 state.since_key += 1
                 alpha, foreground = self._reuse(frame, state, settings, timer)
+                follow = getattr(self.model, "follow", None)  # optional: where a model looks follows the person
+                if follow is not None:
+                    follow(alpha)
             state.size_key = size_key = self._key(frame)  # after inference: a content-aware ratio may have moved
             state.last_timestamp = timestamp
             index = state.frame_index

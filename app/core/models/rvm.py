@@ -110,6 +110,7 @@ class RobustVideoMatting:
         self._binding = _StateBinding(session) if io_binding else None
         self._state: list[np.ndarray] = []
         self._key: tuple[int, int, float] | None = None
+        self._work_size: tuple[tuple[int, int], tuple[int, int]] | None = None  # (frame, work frame) H×W
         self.reset()
 
     @property
@@ -185,6 +186,7 @@ class RobustVideoMatting:
             self._update_content(alpha)
         if self._crop is not None:
             self._crop.update(alpha)
+            self._work_size = (frame.shape[:2], alpha.shape) if padded is frame else None
         if work is not padded:
             # bilinear, not guided: RVM's own refiner already fitted the edges at the work size
             # (a guided filter fitted again smooths them: 2.5x the edge error on the portraits)
@@ -200,6 +202,17 @@ class RobustVideoMatting:
             foreground,
             {"preprocess": (t1 - t0) * 1e3, "inference": (t2 - t1) * 1e3, "postprocess": (t3 - t2) * 1e3},
         )
+
+    def follow(self, alpha: np.ndarray) -> None:
+        """The person box follows a mask made without the model: a reused frame's, carried along the flow.
+
+        ``alpha`` is at the size of the frames ``infer`` is given.
+        """
+        if self._crop is None or self._work_size is None or alpha.shape != self._work_size[0]:
+            return
+        height, width = self._work_size[1]
+        # nearest: only the box of alpha >= 0.25 is read from it
+        self._crop.follow(cv2.resize(alpha, (width, height), interpolation=cv2.INTER_AREA))
 
     def _work_frame(self, frame: np.ndarray, ratio: float) -> tuple[np.ndarray, float]:
         """The frame the model sees and its ratio: same internal resolution, less full-size work."""

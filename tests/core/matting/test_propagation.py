@@ -47,6 +47,30 @@ def test_foreground_keeps_the_current_frame_and_moves_the_correction():
     assert np.median(gain[:, 1]) == 40 and np.median(np.abs(gain[:, [0, 2]])) == 0
 
 
+def test_only_the_region_around_the_mask_is_carried():
+    """Nothing outside the carried person gets alpha or a correction; no person: nothing is carried."""
+    key_frame = np.zeros((360, 640, 3), np.uint8)
+    key_frame[:] = (20, 40, 120)
+    cv2.ellipse(key_frame, (200, 180), (30, 70), 0, 0, 360, (230, 90, 60), -1)  # a small person
+    alpha = person_alpha(key_frame)
+    foreground = np.clip(key_frame.astype(int) + 30, 0, 255).astype(np.uint8)  # a correction everywhere
+    moved = shifted(key_frame, 24)  # a fast move: 24 px in one frame
+    propagator = MaskPropagator()
+    out_alpha, out_foreground = propagator.propagate(propagator.key(key_frame, alpha, foreground), moved)
+    truth = person_alpha(moved)
+    assert np.abs(out_alpha - truth).mean() < 0.3 * np.abs(alpha - truth).mean()
+    ys, xs = np.nonzero(alpha)
+    far = np.ones_like(truth, bool)
+    my, mx = 40 + (ys.max() - ys.min()) // 2, 40 + (xs.max() - xs.min()) // 2  # around the key's mask, beyond any room to move
+    far[max(0, ys.min() - my) : ys.max() + my, max(0, xs.min() - mx) : xs.max() + mx] = False
+    assert far.mean() > 0.2
+    assert out_alpha[far].max() == 0.0
+    assert np.array_equal(out_foreground[far], moved[far])  # the frame itself, no correction
+    empty_alpha, empty_foreground = propagator.propagate(
+        propagator.key(key_frame, np.zeros_like(alpha), foreground), moved)
+    assert empty_alpha.max() == 0.0 and np.array_equal(empty_foreground, moved)
+
+
 def test_size_mismatch_is_refused():
     propagator = MaskPropagator()
     frame = person_image(320, 240)

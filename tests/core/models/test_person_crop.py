@@ -36,6 +36,19 @@ def test_box_stays_while_the_person_is_inside_and_moves_near_an_edge():
     assert crop.box != first and crop.box[2] > first[2]
 
 
+def test_a_carried_mask_moves_the_box_earlier_and_is_not_a_run():
+    """Between model runs the box follows the carried mask with more room at the edges than a run gets."""
+    crop = PersonCrop(refresh=0)
+    crop.update(matte())
+    first = crop.box
+    near_edge = matte(box=(first[2] - 30, 40, first[2] - 10, 160))  # 10 px from the cut edge (edge: 0.03 * 320)
+    crop.follow(near_edge)
+    assert crop.box != first and crop.box[2] > first[2]  # a run would have kept it (test above: 2 px moves it)
+    crop.follow(matte(box=None))
+    assert crop.box is None  # the carried mask lost the person: the next run looks everywhere
+    assert crop.runs == 1  # the whole-frame refresh counts model runs only
+
+
 def test_whole_frame_when_nobody_a_close_up_or_a_refresh():
     crop = PersonCrop(refresh=0)
     crop.update(matte())
@@ -85,6 +98,25 @@ def test_a_box_move_carries_the_recurrent_state_along(tiny_models_dir):
     carried = model._state[0]
     assert carried.shape[2:] != (1, 1)  # not the zeros of a restart
     assert carried.max() > state[0].max()  # a restart would have started the sum over
+
+
+def test_rvm_box_follows_a_mask_it_did_not_make(tiny_models_dir):
+    """A reused frame's mask near the box's edge moves the box before the next run."""
+    frame = np.zeros((180, 640, 3), np.uint8)
+    frame[:] = (20, 40, 120)
+    frame[40:160, 300:330] = (230, 90, 60)
+    model = load_model("rvm", tiny_models_dir, downsample_ratio=0.5, person_crop=True)
+    model.infer(frame)
+    box = model._crop.box
+    carried = np.zeros((180, 640), np.float32)
+    carried[40:160, box[2] - 30 : box[2] - 5] = 1.0  # the person reached the box's right edge
+    model.follow(carried)
+    assert model._crop.box[2] > box[2]
+    moved = model._crop.box
+    model.follow(np.zeros((90, 320), np.float32))  # not the size of the frames it is given: ignored
+    assert model._crop.box == moved
+    out = model.infer(np.roll(frame, 60, axis=1))
+    assert out.alpha.shape == (180, 640) and model._key[3] == moved
 
 
 def test_carry_state_shifts_each_level_by_its_own_scale():
