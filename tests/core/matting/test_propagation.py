@@ -4,7 +4,8 @@ import cv2
 import numpy as np
 import pytest
 
-from app.core.matting.propagation import AdaptiveCadence, MaskPropagator, describe_cadence
+from app.core.matting import propagation
+from app.core.matting.propagation import AdaptiveCadence, MaskPropagator, background_colours, describe_cadence
 from tests.tiny_models import person_image
 
 
@@ -69,6 +70,48 @@ def test_only_the_region_around_the_mask_is_carried():
     empty_alpha, empty_foreground = propagator.propagate(
         propagator.key(key_frame, np.zeros_like(alpha), foreground), moved)
     assert empty_alpha.max() == 0.0 and np.array_equal(empty_foreground, moved)
+
+
+def test_background_colours_are_those_seen_around_the_person_not_in_it():
+    key = np.zeros((40, 40, 3), np.uint8)
+    key[:] = (30, 60, 200)  # blue wall
+    key[10:30, 10:30] = (220, 40, 40)  # red person
+    alpha = np.zeros((40, 40), np.uint8)
+    alpha[10:30, 10:30] = 255
+    now = np.zeros((1, 3, 3), np.uint8)
+    now[0] = [(30, 60, 200), (220, 40, 40), (40, 200, 40)]  # wall, person, a colour neither showed
+    assert background_colours(key, alpha, now).tolist() == [[255, 0, 0]]
+
+
+def striped_wall(width: int, height: int) -> np.ndarray:
+    """A static wall of random blue-green blocks: the flow there is sure to be zero."""
+    rng = np.random.default_rng(3)
+    blocks = rng.integers(0, 2, (height // 8 + 1, width // 8 + 1), dtype=np.uint8)
+    wall = np.kron(blocks, np.ones((8, 8), np.uint8))[:height, :width]
+    image = np.empty((height, width, 3), np.uint8)
+    image[wall == 0], image[wall == 1] = (30, 70, 160), (40, 150, 90)
+    return image
+
+
+def test_no_trail_behind_a_person_leaving_a_textured_wall(monkeypatch):
+    """The wall uncovered behind a moving person is not carried as person."""
+    wall = striped_wall(640, 360)
+    frames = []
+    for x in (200, 224):
+        frame = wall.copy()
+        cv2.ellipse(frame, (x, 180), (40, 100), 0, 0, 360, (230, 90, 60), -1)
+        frames.append(frame)
+    alpha = person_alpha(frames[0])
+    uncovered = (person_alpha(frames[0]) > 0) & (person_alpha(frames[1]) == 0)
+    trails = {}
+    for odds in (0.0, propagation.BACKGROUND_ODDS):  # 0: the colour gate never fires
+        monkeypatch.setattr(propagation, "BACKGROUND_ODDS", odds)
+        propagator = MaskPropagator()
+        carried, _ = propagator.propagate(propagator.key(frames[0], alpha, frames[0]), frames[1])
+        trails[odds] = float(carried[uncovered].mean())
+        assert carried[person_alpha(frames[1]) > 0].mean() > 0.9  # the person is still there
+    assert trails[0.0] > 0.1  # what a backward warp alone leaves
+    assert trails[propagation.BACKGROUND_ODDS] < 0.2 * trails[0.0]
 
 
 def test_size_mismatch_is_refused():
