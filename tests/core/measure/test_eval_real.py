@@ -37,10 +37,11 @@ def export_scores(real_models_dir, gt_dir):
     return evaluate(EvalConfig(path="export", every=1, model="rvm"), gt_dir, str(real_models_dir)).overall
 
 
-def test_live_path_is_as_good_as_the_export_on_moving_people(real_models_dir, gt_dir, export_scores):
+@pytest.mark.parametrize("model_ms", [31.0, 45.0])
+def test_live_path_is_as_good_as_the_export_on_moving_people(real_models_dir, gt_dir, export_scores, model_ms):
     """Issue #17's bar on the development clips: IoU within 0.02 and boundary F within 0.04 of the export,
-    with the auto cadence of a model that costs 31 ms a run (9 frames of 10 at 30 FPS)."""
-    config = EvalConfig(path="live", every=0, model="rvm", model_ms=31.0)
+    with the auto cadence of a model that costs 31 ms a run (9 frames of 10 at 30 FPS) or 45 (63 %)."""
+    config = EvalConfig(path="live", every=0, model="rvm", model_ms=model_ms)
     live = evaluate(config, gt_dir, str(real_models_dir))
     assert live.overall.iou >= export_scores.iou - 0.02
     assert live.overall.boundary_f >= export_scores.boundary_f - 0.04
