@@ -16,6 +16,14 @@ def matte(width: int = 320, height: int = 180, box: tuple[int, int, int, int] | 
     return alpha
 
 
+def wide_frame() -> np.ndarray:
+    """640x180, a small person (the tiny models' "person" is red) in the middle of a blue wall."""
+    frame = np.zeros((180, 640, 3), np.uint8)
+    frame[:] = (20, 40, 120)
+    frame[40:160, 300:330] = (230, 90, 60)
+    return frame
+
+
 def test_box_around_a_small_person_with_margins():
     crop = PersonCrop(margin=0.5, min_side=0.3, refresh=0)
     assert crop.box is None  # the first run sees the whole frame
@@ -66,9 +74,7 @@ def test_whole_frame_when_nobody_a_close_up_or_a_refresh():
 
 def test_rvm_runs_on_the_box_with_the_same_matte(tiny_models_dir):
     """A small person in a wide frame: after the first run the model sees the box only, same alpha."""
-    frame = np.zeros((180, 640, 3), np.uint8)
-    frame[:] = (20, 40, 120)
-    frame[40:160, 300:330] = (230, 90, 60)  # the tiny models' "person" is red
+    frame = wide_frame()
     whole = load_model("rvm", tiny_models_dir, downsample_ratio=0.5)
     cropped = load_model("rvm", tiny_models_dir, downsample_ratio=0.5, person_crop=True)
     for i in range(3):
@@ -83,9 +89,7 @@ def test_rvm_runs_on_the_box_with_the_same_matte(tiny_models_dir):
 
 def test_a_box_move_carries_the_recurrent_state_along(tiny_models_dir):
     """Moving the box keeps what the model remembered, shifted to where it now lies (no restart)."""
-    frame = np.zeros((180, 640, 3), np.uint8)
-    frame[:] = (20, 40, 120)
-    frame[40:160, 300:330] = (230, 90, 60)
+    frame = wide_frame()
     model = load_model("rvm", tiny_models_dir, downsample_ratio=0.5, person_crop=True)
     model.infer(frame)
     model.infer(frame)  # on the box now; the tiny model's state accumulates the red channel
@@ -102,9 +106,7 @@ def test_a_box_move_carries_the_recurrent_state_along(tiny_models_dir):
 
 def test_rvm_box_follows_a_mask_it_did_not_make(tiny_models_dir):
     """A reused frame's mask near the box's edge moves the box before the next run."""
-    frame = np.zeros((180, 640, 3), np.uint8)
-    frame[:] = (20, 40, 120)
-    frame[40:160, 300:330] = (230, 90, 60)
+    frame = wide_frame()
     model = load_model("rvm", tiny_models_dir, downsample_ratio=0.5, person_crop=True)
     model.infer(frame)
     box = model._crop.box
